@@ -1,0 +1,3 @@
+from ooo.cli import main
+
+raise SystemExit(main())

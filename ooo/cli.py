@@ -1,0 +1,389 @@
+"""The ``ooo`` command line.
+
+Errors the user can fix (:class:`~ooo.errors.UserError`) print without a traceback and exit 2;
+anything else is a bug: one line, and ``-v`` for the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email
+import email.policy
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from email.message import EmailMessage, Message
+from pathlib import Path
+
+from ooo import __version__
+from ooo.errors import OooError, UserError
+
+log = logging.getLogger("ooo")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="config file (default: $OOO_CONFIG, else the platform config dir)",
+    )
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logs, tracebacks")
+
+    p = argparse.ArgumentParser(
+        prog="ooo",
+        parents=[common],
+        description="A social-aware out-of-office responder. Start with `ooo demo`.",
+    )
+    p.add_argument("--version", action="version", version=f"ooo {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", parents=[common], help="run the responder in the foreground")
+    run.add_argument(
+        "--once", action="store_true", help="process everything pending, send what is due, and exit"
+    )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="decide and render, but send nothing and change nothing",
+    )
+
+    sub.add_parser("check", parents=[common], help="validate the config and try every connection")
+
+    pv = sub.add_parser(
+        "preview",
+        parents=[common],
+        help="show the exact reply a message would get, or why it gets none",
+    )
+    pv.add_argument("--from", dest="sender", metavar="ADDR", help="the sender's address")
+    pv.add_argument("--to", metavar="ADDR", help="the owner address it was sent to")
+    pv.add_argument("--subject", default="Hello", help="the message's subject")
+    pv.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'Name: value'",
+        help="an extra header (repeatable), e.g. 'Precedence: bulk'",
+    )
+    pv.add_argument("--eml", metavar="FILE", type=Path, help="a whole message file instead")
+
+    sub.add_parser("status", parents=[common], help="what the responder is doing and has done")
+    sub.add_parser("report", parents=[common], help="what happened while you were away")
+    demo = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="run the pipeline on a made-up week of mail (no server needed)",
+    )
+    demo.add_argument("--no-reply", action="store_true", help="don't print the sample reply")
+
+    sec = sub.add_parser(
+        "secret", parents=[common], help="store or delete a password in the keyring"
+    )
+    sec.add_argument("action", choices=["set", "delete"])
+    sec.add_argument("section", choices=["mailbox", "smtp"])
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        handler = globals()[f"cmd_{args.command}"]
+        result: int = handler(args)
+        return result
+    except UserError as exc:
+        print(exc.render(), file=sys.stderr)
+        return 2
+    except OooError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if args.verbose:
+            raise
+        print(
+            f"ooo: internal error: {type(exc).__name__}: {exc} (run with -v for the traceback)",
+            file=sys.stderr,
+        )
+        return 70
+
+
+def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from ooo import config
+
+    return config.load(args.config)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ooo.demo import run_demo
+
+    logging.getLogger("ooo").setLevel(logging.WARNING if not args.verbose else logging.DEBUG)
+    run_demo(show_reply=not args.no_reply)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ooo.daemon import Daemon
+
+    cfg = _config(args)
+    log.info("ooo %s: config %s", __version__, cfg.path)
+    return Daemon(cfg, once=args.once, dry_run=args.dry_run).run()
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from ooo.compose import Renderer
+    from ooo.daemon import make_mailbox, make_transport, state_dir
+
+    failures = 0
+
+    def line(ok: bool, what: str, detail: str) -> None:
+        nonlocal failures
+        failures += not ok
+        print(f"{'ok  ' if ok else 'FAIL'}  {what:<10} {detail}")
+
+    cfg = _config(args)
+    line(True, "config", f"{cfg.path} is valid")
+    now = datetime.now(UTC)
+    window = f"{cfg.away.start.isoformat()} → {cfg.away.end.isoformat()} ({cfg.owner.timezone})"
+    if now >= cfg.away.end:
+        line(False, "window", f"{window} is over; set new dates in [away]")
+    else:
+        line(True, "window", window + (" — armed, not yet started" if now < cfg.away.start else ""))
+    try:
+        Renderer(cfg.templates.dir).check(_sample_context(cfg))
+        line(True, "templates", "reply.txt.j2 and reply.html.j2 render")
+    except UserError as exc:
+        line(False, "templates", exc.message)
+    mailbox = make_mailbox(cfg)
+    try:
+        mailbox.open()
+        line(
+            True,
+            "mailbox",
+            f"{cfg.mailbox.backend} {cfg.mailbox.username}@{cfg.mailbox.host}:"
+            f"{cfg.mailbox.effective_port} logged in, folder "
+            f"{cfg.mailbox.folder!r} selected",
+        )
+    except (OooError, UserError) as exc:
+        line(False, "mailbox", str(exc))
+    finally:
+        mailbox.close()
+    transport = make_transport(cfg)
+    try:
+        line(True, "smtp", transport.check())
+    except OooError as exc:
+        line(False, "smtp", str(exc))
+    finally:
+        transport.close()
+    line(True, "state", str(state_dir(cfg)))
+    return 1 if failures else 0
+
+
+def _sample_context(cfg) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    from ooo.compose import context_for
+    from ooo.daemon import engine_settings
+    from ooo.parse import parse
+    from ooo.policy import Decision, Reason
+
+    settings = engine_settings(cfg)
+    msg = parse("check", b"From: Sam Sample <sam@example.org>\r\nSubject: A question\r\n\r\n")
+    decision = Decision(
+        Reason.REPLY, owner_address=cfg.owner.addresses[0], recipient="sam@example.org"
+    )
+    return context_for(msg, decision, settings.reply)
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from email.utils import make_msgid
+
+    from ooo.compose import Renderer, compose_reply
+    from ooo.daemon import engine_settings, open_store
+    from ooo.parse import parse
+    from ooo.policy import decide
+    from ooo.store import Store
+
+    cfg = _config(args)
+    settings = engine_settings(cfg)
+    if args.eml:
+        try:
+            raw = args.eml.read_bytes()
+        except OSError as exc:
+            raise UserError(f"cannot read {args.eml}: {exc}") from exc
+    elif args.sender:
+        raw = _synthetic(args, cfg.owner.addresses[0])
+    else:
+        raise UserError("preview needs --from ADDR or --eml FILE")
+    head, _, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+    now = datetime.now(UTC)
+    window_now = min(max(now, cfg.away.start), cfg.away.end - (cfg.away.end - cfg.away.start) / 2)
+    msg = parse("preview", head + b"\n\n", body, received_at=window_now)
+    store_path = open_store_path(cfg)
+    store = open_store(cfg) if store_path.exists() else Store(":memory:")
+    last = store.last_reply_at(msg.sender) if msg.sender else None
+    decision = decide(
+        msg,
+        settings.owner,
+        window_start=settings.window_start,
+        window_end=settings.window_end,
+        last_reply_at=last,
+        interval=settings.interval,
+        now=window_now,
+    )
+    print(f"decision: {decision.reason.value}: {decision.describe()}")
+    if not decision.reply:
+        print("no reply would be sent.")
+        return 0
+    print(
+        f"reply from {decision.owner_address} to {decision.recipient}; envelope sender "
+        f"{'<>' if settings.null_envelope else decision.owner_address}\n"
+    )
+    reply = compose_reply(
+        msg,
+        decision,
+        settings.reply,
+        Renderer(cfg.templates.dir),
+        message_id=make_msgid(
+            domain=decision.owner_address.rsplit("@", 1)[-1] if decision.owner_address else None
+        ),
+        now=now,
+    )
+    print(_show(reply))
+    return 0
+
+
+def open_store_path(cfg) -> Path:  # type: ignore[no-untyped-def]
+    from ooo.daemon import state_dir
+
+    return Path(state_dir(cfg)) / "state.db"
+
+
+def _synthetic(args: argparse.Namespace, default_to: str) -> bytes:
+    lines = [
+        f"Return-Path: <{args.sender}>",
+        f"From: {args.sender}",
+        f"To: {args.to or default_to}",
+        f"Subject: {args.subject}",
+        "Message-ID: <preview@ooo.invalid>",
+    ]
+    for header in args.header:
+        if ":" not in header:
+            raise UserError(f"--header {header!r} must look like 'Name: value'")
+        lines.append(header)
+    return ("\n".join(lines) + "\n\n(preview)\n").encode()
+
+
+def _show(msg: Message) -> str:
+    """Headers as they go out, then every MIME part decoded (what a reader would see)."""
+    parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+    out = [f"{k}: {v}" for k, v in parsed.items()]
+    for part in parsed.walk():
+        if part.is_multipart():
+            continue
+        assert isinstance(part, EmailMessage)
+        out.append(f"\n--- part {part.get_content_type()} ---")
+        out.append(str(part.get_content()).rstrip())
+    return "\n".join(out)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from ooo import mailbox as mailboxes
+    from ooo.daemon import open_store
+    from ooo.policy import DESCRIPTIONS, Reason
+
+    cfg = _config(args)
+    if not open_store_path(cfg).exists():
+        print(f"no state yet in {open_store_path(cfg).parent}: ooo has not run with this config")
+        return 0
+    store = open_store(cfg)
+    tz = cfg.owner.tz
+    now = datetime.now(UTC)
+    phase = (
+        "before the away window (armed)"
+        if now < cfg.away.start
+        else "inside the away window"
+        if now < cfg.away.end
+        else "the away window is over"
+    )
+    print(
+        f"window:   {cfg.away.start.astimezone(tz):%Y-%m-%d %H:%M} → "
+        f"{cfg.away.end.astimezone(tz):%Y-%m-%d %H:%M} {cfg.owner.timezone} ({phase})"
+    )
+    status = store.status()
+    state = status.get("state")
+    if state:
+        print(f"daemon:   {state[0]} (as of {state[1].astimezone(tz):%Y-%m-%d %H:%M:%S})")
+    cursor, epoch = store.cursor(mailboxes.mailbox_id(cfg.mailbox))
+    print(f"cursor:   {cursor or '(none yet)'}" + (f" (baseline #{epoch})" if epoch else ""))
+    counts = store.counts_by_reason()
+    total = sum(counts.values())
+    print(f"messages: {total} seen, {counts.get('reply', 0)} answered")
+    for reason, n in counts.items():
+        if reason != "reply":
+            print(f"  {n:>5}  {reason:<26} {DESCRIPTIONS.get(Reason(reason), '')}")
+    states = store.counts_by_reply_state()
+    print("replies:  " + (", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "none"))
+    for row in store.replies("uncertain"):
+        print(f"  uncertain: to {row['recipient']} ({row['subject'][:50]!r}): {row['last_error']}")
+    for row in store.replies("failed"):
+        print(f"  failed: to {row['recipient']}: {row['last_error']}")
+    err = status.get("last_error")
+    if err:
+        print(f"last error: {err[0]} (at {err[1].astimezone(tz):%Y-%m-%d %H:%M:%S})")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ooo.daemon import open_store
+
+    cfg = _config(args)
+    if not open_store_path(cfg).exists():
+        print("nothing to report: ooo has not run with this config")
+        return 0
+    store = open_store(cfg)
+    tz = cfg.owner.tz
+    counts = store.counts_by_reason()
+    answered = store.replies()
+    print(
+        f"While you were away ({cfg.away.start.astimezone(tz):%d %b} – "
+        f"{cfg.away.end.astimezone(tz):%d %b %Y}): {sum(counts.values())} messages, "
+        f"{counts.get('reply', 0)} personal inquiries answered."
+    )
+    for row in answered:
+        print(f"  {row['state']:<9} {row['recipient']:<32} {row['subject'][:50]}")
+    skipped = {k: v for k, v in counts.items() if k != "reply"}
+    if skipped:
+        print("Left alone: " + ", ".join(f"{v} {k}" for k, v in skipped.items()))
+    return 0
+
+
+def cmd_secret(args: argparse.Namespace) -> int:
+    from ooo import secrets
+
+    cfg = _config(args)
+    section_cfg = cfg.mailbox if args.section == "mailbox" else cfg.smtp
+    entry = secrets.entry_for(args.section, section_cfg)
+    if args.action == "set":
+        if sys.stdin.isatty():
+            password = getpass.getpass(f"password for {args.section} ({entry}): ")
+        else:
+            password = sys.stdin.readline().rstrip("\n")
+        if not password:
+            raise UserError("no password given; nothing stored")
+        secrets.set_password(args.section, entry, password)
+        print(f"stored the {args.section} password in the keyring (service 'ooo', entry {entry!r})")
+    else:
+        found = secrets.delete_password(args.section, entry)
+        print(f"deleted {entry!r}" if found else f"no keyring entry {entry!r}")
+    return 0

@@ -1,0 +1,166 @@
+"""Render the automatic reply: Jinja2 templates in a sandbox -> ``email.message.EmailMessage``.
+
+Pure: the Message-ID and ``now`` are passed in. Sender-controlled text (names, subjects)
+reaches headers only through :func:`ooo.parse.clean` (no CR/LF survives) and the stdlib's
+header encoder, and reaches HTML only through Jinja2's autoescape.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+import jinja2.sandbox
+
+from ooo.errors import UserError
+from ooo.parse import Inbound, clean
+from ooo.policy import Decision
+
+#: A reply subject longer than this is cut at a word boundary.
+SUBJECT_CAP = 160
+TEXT_TEMPLATE = "reply.txt.j2"
+HTML_TEMPLATE = "reply.html.j2"
+
+
+def default_template_dir() -> Path:
+    """Installed wheels carry the templates inside the package; a source checkout has them
+    at the top of the repository."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "templates", here.parent / "templates"):
+        if (candidate / TEXT_TEMPLATE).is_file():
+            return candidate
+    raise UserError(
+        "the default reply templates are missing from this installation",
+        advice="reinstall ooo (pip install --force-reinstall ooo)",
+    )
+
+
+@dataclass(frozen=True)
+class ReplySettings:
+    owner_name: str
+    timezone: ZoneInfo
+    away_start: datetime
+    away_end: datetime
+    subject_prefix: str = "Auto: "
+
+
+class Renderer:
+    """Loads templates once (the user's directory first, then the defaults) in a sandbox."""
+
+    def __init__(self, user_dir: Path | None = None) -> None:
+        dirs = [str(user_dir)] if user_dir else []
+        dirs.append(str(default_template_dir()))
+        self.env = jinja2.sandbox.ImmutableSandboxedEnvironment(
+            loader=jinja2.FileSystemLoader(dirs),
+            autoescape=jinja2.select_autoescape(
+                enabled_extensions=("html", "html.j2"), default_for_string=False
+            ),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def render(self, name: str, context: dict[str, Any]) -> str:
+        try:
+            return self.env.get_template(name).render(context)
+        except jinja2.TemplateSyntaxError as exc:
+            raise UserError(
+                f"template {exc.filename or exc.name}:{exc.lineno}: {exc.message}",
+                advice="fix the template; `ooo check` renders every template",
+            ) from exc
+        except jinja2.TemplateError as exc:
+            raise UserError(
+                f"template {name} failed to render: {exc}",
+                advice="the variables a template can use are listed in templates/README.md",
+            ) from exc
+
+    def check(self, context: dict[str, Any]) -> None:
+        """Render every template once with sample values (what `ooo check` does)."""
+        for name in (TEXT_TEMPLATE, HTML_TEMPLATE):
+            self.render(name, context)
+
+
+def reply_subject(original: str, prefix: str = "Auto: ") -> str:
+    """``Auto: <original>``, one clean line, cut at a word boundary when long."""
+    subject = clean(original) or "(no subject)"
+    if prefix and subject.lower().startswith(prefix.strip().lower()):
+        subject = subject[len(prefix.strip()) :].lstrip()
+    if len(subject) > SUBJECT_CAP:
+        cut = subject[:SUBJECT_CAP]
+        space = cut.rfind(" ")
+        subject = (cut[:space] if space > SUBJECT_CAP // 2 else cut).rstrip(" ,;:-") + "…"
+    return f"{clean(prefix, 40)} {subject}".strip() if prefix else subject
+
+
+def format_day(moment: datetime, tz: ZoneInfo) -> str:
+    """A date people read: "Monday 5 January 2027"."""
+    local = moment.astimezone(tz)
+    return f"{local:%A} {local.day} {local:%B %Y}"
+
+
+def context_for(msg: Inbound, decision: Decision, settings: ReplySettings) -> dict[str, Any]:
+    """The variables every template sees (documented in templates/README.md)."""
+    tz = settings.timezone
+    return {
+        "owner": {"name": settings.owner_name, "address": decision.owner_address or ""},
+        "sender": {
+            "name": msg.from_name if msg.from_address == decision.recipient else "",
+            "address": decision.recipient or "",
+        },
+        "subject": clean(msg.subject),
+        "away": {
+            "start": settings.away_start.astimezone(tz),
+            "end": settings.away_end.astimezone(tz),
+            "back_on": format_day(settings.away_end, tz),
+        },
+        "back_on": format_day(settings.away_end, tz),
+    }
+
+
+def compose_reply(
+    msg: Inbound,
+    decision: Decision,
+    settings: ReplySettings,
+    renderer: Renderer,
+    *,
+    message_id: str,
+    now: datetime,
+) -> EmailMessage:
+    """The reply to ``msg`` as a complete MIME message (multipart/alternative)."""
+    if not decision.reply or not decision.recipient or not decision.owner_address:
+        raise ValueError("compose_reply needs a decision to reply")
+    context = context_for(msg, decision, settings)
+    text = renderer.render(TEXT_TEMPLATE, context)
+    html = renderer.render(HTML_TEMPLATE, context)
+
+    reply = EmailMessage(policy=SMTP)
+    reply["From"] = _address(settings.owner_name, decision.owner_address)
+    reply["To"] = _address(context["sender"]["name"], decision.recipient)
+    reply["Subject"] = reply_subject(msg.subject, settings.subject_prefix)
+    reply["Date"] = email.utils.format_datetime(now)
+    reply["Message-ID"] = message_id
+    if msg.message_id:
+        reply["In-Reply-To"] = msg.message_id
+        refs = [r for r in msg.references if r != msg.message_id] + [msg.message_id]
+        reply["References"] = " ".join(refs[-20:])
+    # RFC 3834 §5: mark it automatic so other responders stay quiet; Exchange's own variant too.
+    reply["Auto-Submitted"] = "auto-replied"
+    reply["X-Auto-Response-Suppress"] = "All"
+    reply["X-Loop"] = decision.owner_address
+    reply.set_content(text)
+    reply.add_alternative(html, subtype="html")
+    return reply
+
+
+def _address(name: str, addr: str) -> Address:
+    local, _, domain = addr.partition("@")
+    return Address(display_name=clean(name, 200), username=local, domain=domain)

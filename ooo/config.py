@@ -1,0 +1,310 @@
+"""The configuration file: one hand-edited TOML file, validated with pydantic.
+
+Every problem is reported as a :class:`ConfigError` naming the file, the line (where it can be
+found), the key path (``away.end``), what was given and what is expected. Unknown keys are
+errors, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ooo.errors import ConfigError
+from ooo.parse import is_address, normalize_address
+
+ENV_VAR = "OOO_CONFIG"
+
+_DURATION = re.compile(r"(\d+)\s*(w|d|h|m|s)", re.IGNORECASE)
+_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(value: object) -> timedelta:
+    """``"7d"``, ``"36h"``, ``"1w 2d"``, ``"90m"`` or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        parts = _DURATION.findall(text)
+        if parts and "".join(n + u for n, u in parts).lower() == text.lower():
+            return timedelta(seconds=sum(int(n) * _UNITS[u.lower()] for n, u in parts))
+    raise ValueError('expected a duration such as "7d", "36h", "1w 2d" or "90m"')
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _address(value: str) -> str:
+    addr = normalize_address(value)
+    if not is_address(addr):
+        raise ValueError(f"expected an email address like name@example.com, got {value!r}")
+    return addr
+
+
+Address = Annotated[str, BeforeValidator(lambda v: _address(v) if isinstance(v, str) else v)]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OwnerConfig(_Model):
+    name: str = Field(min_length=1)
+    addresses: list[Address] = Field(min_length=1)
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as 'Europe/Berlin' or 'UTC'"
+            ) from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class AwayConfig(_Model):
+    start: datetime
+    end: datetime
+    reply_interval: Duration = timedelta(days=7)
+    subject_prefix: str = "Auto: "
+
+    @field_validator("reply_interval")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("expected a positive duration")
+        return value
+
+
+class PasswordSource(_Model):
+    password_command: str | None = None
+    """A shell command that prints the password (first line is used)."""
+    keyring_entry: str | None = None
+    """The keyring user name under service "ooo"; defaults to "<section>:<username>@<host>"."""
+
+
+class MailboxConfig(PasswordSource):
+    backend: Literal["imap"] = "imap"
+    host: str
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Literal["ssl", "starttls", "plain"] = "ssl"
+    username: str
+    folder: str = "INBOX"
+    ca_file: Path | None = None
+    sent_folder: str | None = None
+    """Append a copy of every reply to this folder (e.g. "Sent"); off when unset."""
+    idle_refresh: Duration = timedelta(minutes=25)
+    poll_interval: Duration = timedelta(seconds=60)
+    """How often to look for mail when the server has no IDLE."""
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"ssl": 993, "starttls": 143, "plain": 143}[self.security]
+
+
+class SmtpConfig(PasswordSource):
+    host: str
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Literal["ssl", "starttls", "plain"] = "starttls"
+    username: str | None = None
+    ca_file: Path | None = None
+    envelope_sender: Literal["null", "owner"] = "null"
+    """RFC 3834 §3.3: an automatic reply goes out with an empty envelope sender (<>), so that
+    it can never bounce back into a loop. "owner" for servers that refuse MAIL FROM:<>."""
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"ssl": 465, "starttls": 587, "plain": 25}[self.security]
+
+
+class StateConfig(_Model):
+    dir: Path | None = None
+    """Where the SQLite state, the event log and reports go (default: the platform state dir)."""
+
+
+class TemplatesConfig(_Model):
+    dir: Path | None = None
+    """Your own templates (reply.txt.j2, reply.html.j2); files here win over the defaults."""
+
+
+class LimitsConfig(_Model):
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+
+
+class Config(_Model):
+    owner: OwnerConfig
+    away: AwayConfig
+    mailbox: MailboxConfig
+    smtp: SmtpConfig
+    state: StateConfig = StateConfig()
+    templates: TemplatesConfig = TemplatesConfig()
+    limits: LimitsConfig = LimitsConfig()
+
+    path: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _localise_window(cls, data: Any) -> Any:
+        # TOML local date-times carry no zone: they mean the owner's time zone. A bare date
+        # means midnight. Done before field validation so the models stay frozen.
+        if not isinstance(data, dict):
+            return data
+        owner, away = data.get("owner"), data.get("away")
+        if not isinstance(owner, dict) or not isinstance(away, dict):
+            return data
+        try:
+            tz = ZoneInfo(str(owner.get("timezone", "UTC")))
+        except (ZoneInfoNotFoundError, ValueError):
+            return data  # the timezone field reports it
+        away = dict(away)
+        for key in ("start", "end"):
+            value = away.get(key)
+            if isinstance(value, datetime) and value.tzinfo is None:
+                away[key] = value.replace(tzinfo=tz)
+            elif isinstance(value, date) and not isinstance(value, datetime):
+                away[key] = datetime(value.year, value.month, value.day, tzinfo=tz)
+        return {**data, "away": away}
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Config:
+        if self.away.end <= self.away.start:
+            raise ValueError(
+                f"away.end ({self.away.end.isoformat()}) must be after away.start "
+                f"({self.away.start.isoformat()})"
+            )
+        for section, sec in (("mailbox", self.mailbox), ("smtp", self.smtp)):
+            if sec.security == "plain" and not is_loopback(sec.host):
+                raise ValueError(
+                    f'{section}.security = "plain" sends the password unencrypted; it is only '
+                    f"allowed to a loopback host (127.0.0.1, ::1, localhost), not {sec.host!r}. "
+                    f'Use "ssl" or "starttls"'
+                )
+        return self
+
+
+def default_config_path() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("ooo")) / "config.toml"
+
+
+def resolve_path(explicit: str | os.PathLike[str] | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env)
+    return default_config_path()
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read and validate the config file, or raise ConfigError saying what and where."""
+    cfg_path = resolve_path(path)
+    try:
+        text = cfg_path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"no config file at {cfg_path}",
+            advice="copy config.example.toml there and edit it, or pass -c FILE / set $OOO_CONFIG",
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {cfg_path}: {exc}") from exc
+    return loads(text, cfg_path)
+
+
+def loads(text: str, path: Path) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not valid TOML",
+            problems=[str(exc)],
+            advice="fix the syntax at that line (strings need quotes, tables [like_this])",
+        ) from exc
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"{path} has {exc.error_count()} problem(s)",
+            problems=[_describe(err, text, path) for err in exc.errors()],
+            advice="see config.example.toml for every key with a comment",
+        ) from exc
+    return config.model_copy(update={"path": path})
+
+
+def _describe(err: Any, text: str, path: Path) -> str:
+    loc = [str(p) for p in err.get("loc", ()) if not isinstance(p, int)]
+    key = ".".join(loc) or "(top level)"
+    kind = err.get("type", "")
+    msg = err.get("msg", "invalid")
+    msg = msg.removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        msg = "unknown key (a typo?)"
+    elif kind == "missing":
+        msg = "missing: this key is required"
+    given = err.get("input")
+    where = _line_of(text, loc)
+    prefix = f"{path}:{where}" if where else f"{path}"
+    shown = "" if kind in ("missing",) or isinstance(given, dict) else f" (given: {given!r})"
+    if not loc:
+        return f"{prefix}: {msg}"
+    return f"{prefix}: {key}: {msg}{shown}"
+
+
+def _line_of(text: str, loc: list[str]) -> int | None:
+    """The line where ``loc`` is set, found by reading the file as the user wrote it. TOML
+    parsers keep no positions, and a message without a line number sends people searching."""
+    if not loc:
+        return None
+    lines = text.splitlines()
+    table, key = loc[:-1], loc[-1]
+    start = 0
+    if table:
+        header = re.compile(r"^\s*\[+\s*" + re.escape(".".join(table)) + r"\s*\]+")
+        start = next((i for i, line in enumerate(lines) if header.match(line)), -1)
+        if start < 0:
+            # the key may be the table itself ([away] missing a key): point at the table
+            return None
+    keyline = re.compile(r"^\s*" + re.escape(key) + r"\s*=")
+    for i in range(start, len(lines)):
+        if i > start and table and re.match(r"^\s*\[", lines[i]):
+            break
+        if not table and re.match(r"^\s*\[", lines[i]):
+            break
+        if keyline.match(lines[i]):
+            return i + 1
+    return start + 1 if table else None

@@ -1,0 +1,271 @@
+"""The daemon loop: the away window, reconnecting with backoff, signals.
+
+Before the window it waits (armed); inside it, it keeps the engine fed (IDLE wake-ups, or
+polling) and the outbox flushed; after it, it stops answering and exits with a pointer to
+``ooo report``. Connection trouble never ends the loop: it is logged, shown by ``ooo status``
+and retried with capped exponential backoff plus jitter.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from ooo import mailbox as mailboxes
+from ooo.compose import Renderer, ReplySettings
+from ooo.config import Config
+from ooo.engine import Engine, EngineSettings
+from ooo.errors import UserError
+from ooo.mailbox.base import Mailbox, MailboxAuthError, MailboxError, MailboxUnavailable
+from ooo.policy import Owner
+from ooo.secrets import password_provider
+from ooo.store import Store
+from ooo.transport.base import Transport
+from ooo.transport.smtp import SmtpTransport
+
+log = logging.getLogger("ooo")
+
+#: Reconnect delays: 2 s doubling up to 5 min, +-25 % jitter.
+BACKOFF_FIRST = 2.0
+BACKOFF_CAP = 300.0
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def state_dir(cfg: Config) -> Path:
+    if cfg.state.dir:
+        return cfg.state.dir.expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("ooo"))
+
+
+def open_store(cfg: Config) -> Store:
+    directory = state_dir(cfg)
+    return Store(directory / "state.db", event_log=directory / "events.jsonl")
+
+
+def engine_settings(cfg: Config) -> EngineSettings:
+    return EngineSettings(
+        owner=Owner(tuple(cfg.owner.addresses)),
+        reply=ReplySettings(
+            owner_name=cfg.owner.name,
+            timezone=cfg.owner.tz,
+            away_start=cfg.away.start,
+            away_end=cfg.away.end,
+            subject_prefix=cfg.away.subject_prefix,
+        ),
+        window_start=cfg.away.start,
+        window_end=cfg.away.end,
+        interval=cfg.away.reply_interval,
+        mailbox_id=mailboxes.mailbox_id(cfg.mailbox),
+        null_envelope=cfg.smtp.envelope_sender == "null",
+        sent_folder=cfg.mailbox.sent_folder,
+        batch_size=cfg.limits.batch_size,
+    )
+
+
+def make_mailbox(cfg: Config) -> Mailbox:
+    return mailboxes.create(cfg.mailbox, password_provider("mailbox", cfg.mailbox))
+
+
+def make_transport(cfg: Config) -> Transport:
+    s = cfg.smtp
+    return SmtpTransport(
+        s.host,
+        s.effective_port,
+        s.security,
+        s.username,
+        password_provider("smtp", s) if s.username else None,
+        ca_file=s.ca_file,
+    )
+
+
+def backoff(attempt: int, rng: Callable[[], float] = random.random) -> float:
+    base = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** max(0, attempt - 1))
+    return base * (0.75 + 0.5 * rng())
+
+
+class _Stop(Exception):
+    """Raised by the signal handler to break out of a blocking wait (IDLE, sleep)."""
+
+
+@dataclass
+class Daemon:
+    config: Config
+    once: bool = False
+    dry_run: bool = False
+    clock: Callable[[], datetime] = utcnow
+    mailbox: Mailbox | None = None
+    transport: Transport | None = None
+    store: Store | None = None
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._interruptible = False
+
+    # -- signals ----------------------------------------------------------------------------
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        self._stop.set()
+        if self._interruptible:
+            raise _Stop
+
+    @contextmanager
+    def _interruptible_section(self) -> Iterator[None]:
+        """Only blocking waits may be cut short by a signal; a decision or a send in hand
+        always finishes (or rolls back) first."""
+        self._interruptible = True
+        try:
+            if self._stop.is_set():
+                raise _Stop
+            yield
+        finally:
+            self._interruptible = False
+
+    def _sleep(self, seconds: float) -> None:
+        with self._interruptible_section():
+            self._stop.wait(max(0.0, seconds))
+
+    # -- main -------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        cfg = self.config
+        settings = engine_settings(cfg)
+        renderer = Renderer(cfg.templates.dir)
+        store = self.store or open_store(cfg)
+        if self.dry_run:
+            store = store.snapshot()
+            log.info(
+                "dry run: decisions are made against the real history and thrown away; "
+                "nothing is sent and nothing is tagged"
+            )
+        mailbox = self.mailbox or make_mailbox(cfg)
+        transport = self.transport or make_transport(cfg)
+        engine = Engine(
+            settings, mailbox, transport, store, renderer, self.clock, dry_run=self.dry_run
+        )
+        handlers = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                handlers[sig] = signal.signal(sig, self._on_signal)
+        try:
+            engine.recover()
+            self._status(store, "pid", str(os.getpid()))
+            return self._loop(engine, store, mailbox, transport)
+        except _Stop:
+            return 0
+        finally:
+            for sig, old in handlers.items():
+                signal.signal(sig, old)
+            self._status(store, "state", "stopped")
+            mailbox.close()
+            transport.close()
+            if self.store is None:
+                store.close()
+
+    def _loop(self, engine: Engine, store: Store, mailbox: Mailbox, transport: Transport) -> int:
+        cfg = self.config
+        start, end = cfg.away.start, cfg.away.end
+        attempt = 0
+        while not self._stop.is_set():
+            now = self.clock()
+            if now >= end:
+                return self._window_over(engine, store, now)
+            if now < start:
+                if self.once:
+                    log.info(
+                        "armed: the away window starts %s; nothing to do yet", start.isoformat()
+                    )
+                    return 0
+                self._status(store, "state", f"armed: answering from {start.isoformat()}")
+                log.info("armed: the away window starts %s", start.isoformat())
+                # Wake at least every minute: a suspended laptop's sleep does not count down.
+                self._sleep(min(60.0, (start - now).total_seconds()))
+                continue
+            try:
+                mailbox.open()
+                if attempt:
+                    log.info("reconnected to the mailbox after %d attempt(s)", attempt)
+                attempt = 0
+                self._status(store, "state", "watching")
+                engine.sync()
+                engine.flush()
+                if self.once:
+                    return 0
+                timeout = self._wait_timeout(store, now)
+                with self._interruptible_section():
+                    mailbox.wait(timeout)
+            except MailboxAuthError as exc:
+                if self.once:
+                    raise UserError(str(exc), advice="check the login with `ooo check`") from exc
+                attempt += 1
+                self._retry_later(store, mailbox, exc, attempt, minimum=60.0)
+            except MailboxUnavailable as exc:
+                if self.once:
+                    raise UserError(str(exc), advice="check the server with `ooo check`") from exc
+                attempt += 1
+                self._retry_later(store, mailbox, exc, attempt)
+            except MailboxError as exc:
+                attempt += 1
+                self._retry_later(store, mailbox, exc, attempt)
+            except UserError as exc:
+                # e.g. the keyring is locked: keep trying, the owner may unlock it.
+                if self.once:
+                    raise
+                attempt += 1
+                self._retry_later(store, mailbox, exc, attempt, minimum=60.0)
+        return 0
+
+    def _wait_timeout(self, store: Store, now: datetime) -> float:
+        limits = [
+            self.config.mailbox.idle_refresh.total_seconds(),
+            (self.config.away.end - now).total_seconds(),
+        ]
+        retry = store.next_retry_at()
+        if retry is not None:
+            limits.append((retry - now).total_seconds())
+        return max(0.05, min(limits))
+
+    def _retry_later(
+        self, store: Store, mailbox: Mailbox, exc: Exception, attempt: int, minimum: float = 0.0
+    ) -> None:
+        delay = max(minimum, backoff(attempt))
+        log.warning("%s; reconnecting (attempt %d, next in %.0f s)", exc, attempt, delay)
+        now = self.clock()
+        with store.transaction():
+            store.set_status("last_error", str(exc), now)
+            store.set_status(
+                "state", f"reconnecting (attempt {attempt}, next in {delay:.0f} s)", now
+            )
+        mailbox.close()
+        self._sleep(delay)
+
+    def _window_over(self, engine: Engine, store: Store, now: datetime) -> int:
+        end = self.config.away.end
+        # Replies already queued answer mail that came in the window: still send them.
+        with suppress(MailboxError):
+            engine.flush()
+        log.info(
+            "the away window ended %s: no more replies. Run `ooo report` to see what "
+            "happened while you were away.",
+            end.isoformat(),
+        )
+        self._status(store, "state", f"finished: the away window ended {end.isoformat()}")
+        return 0
+
+    def _status(self, store: Store, key: str, value: str) -> None:
+        with store.transaction():
+            store.set_status(key, value, self.clock())

@@ -1,0 +1,329 @@
+"""The engine: mailbox -> parse -> decide -> compose -> outbox -> transport, with the store in
+the middle. It knows the Mailbox and Transport interfaces, never a mail library.
+
+One call of :meth:`Engine.sync` reads everything after the stored cursor, decides each message
+once (the decision and any queued reply are committed together), advances the cursor, and
+sends what is due. Restart safety comes from the store (see ``ooo.store``): a replayed batch
+is recognised message by message, and a reply is sent only from the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import make_msgid
+
+from ooo.compose import Renderer, ReplySettings, compose_reply
+from ooo.mailbox.base import CursorInvalid, FetchedMessage, Mailbox, MailboxError
+from ooo.parse import Inbound, parse
+from ooo.policy import Decision, Owner, Reason, decide
+from ooo.store import Store
+from ooo.transport.base import (
+    Transport,
+    TransportRejected,
+    TransportUnavailable,
+)
+
+log = logging.getLogger("ooo")
+
+TAG_REPLIED = "$OooReplied"
+TAG_SKIPPED = "$OooSkipped"
+#: Outbox retry delays: 15 s doubling up to 15 min, with jitter so a fleet does not stampede.
+RETRY_FIRST = 15.0
+RETRY_CAP = 900.0
+
+
+def retry_delay(attempts: int, rng: Callable[[], float] = random.random) -> timedelta:
+    base = min(RETRY_CAP, RETRY_FIRST * 2 ** max(0, attempts - 1))
+    return timedelta(seconds=base * (0.75 + 0.5 * rng()))
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    owner: Owner
+    reply: ReplySettings
+    window_start: datetime
+    window_end: datetime
+    interval: timedelta
+    mailbox_id: str
+    """Names the watched folder in the store ("imap:bob@host:993/INBOX")."""
+    null_envelope: bool = True
+    sent_folder: str | None = None
+    batch_size: int = 100
+
+
+@dataclass
+class Outcome:
+    """What one message came to: for logs, the demo and preview."""
+
+    message: Inbound
+    decision: Decision
+    reply: bytes | None = None
+
+
+@dataclass
+class Engine:
+    settings: EngineSettings
+    mailbox: Mailbox
+    transport: Transport
+    store: Store
+    renderer: Renderer
+    clock: Callable[[], datetime]
+    dry_run: bool = False
+    on_outcome: Callable[[Outcome], None] | None = None
+    _epoch: int = field(default=0, init=False)
+
+    # -- start-up ---------------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """Replies cut off mid-send by a crash may have left: never send them again, say so."""
+        now = self.clock()
+        rows = self.store.interrupted_sends()
+        with self.store.transaction():
+            for row in rows:
+                self.store.set_reply_state(
+                    row["id"],
+                    "uncertain",
+                    now,
+                    error="ooo stopped during the SMTP transaction; the reply may or may not "
+                    "have been delivered, so it is not sent again",
+                )
+                self.store.event(
+                    "reply_uncertain",
+                    now,
+                    reply_id=row["id"],
+                    to=row["recipient"],
+                    reply_message_id=row["message_id"],
+                )
+        for row in rows:
+            log.warning(
+                "reply %s to %s was interrupted mid-send by a crash: marked uncertain, not resent",
+                row["message_id"],
+                row["recipient"],
+            )
+        return len(rows)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def sync(self) -> int:
+        """Decide every message after the cursor; send what is due. Returns messages read."""
+        name = self.settings.mailbox_id
+        cursor, self._epoch = self.store.cursor(name)
+        if cursor is None:
+            cursor = self._baseline(new_epoch=False)
+        total = 0
+        while True:
+            try:
+                batch = self.mailbox.fetch_new(cursor, self.settings.batch_size)
+            except CursorInvalid as exc:
+                log.warning("%s: %s; starting again from the away window", name, exc)
+                cursor = self._baseline(new_epoch=True)
+                continue
+            for fetched in batch.messages:
+                self.handle(fetched)
+            if batch.cursor != cursor:
+                with self.store.transaction():
+                    self.store.set_cursor(name, batch.cursor, self.clock())
+                cursor = batch.cursor
+            total += len(batch.messages)
+            if batch.messages:
+                self.flush()
+            if len(batch.messages) < self.settings.batch_size:
+                return total
+
+    def _baseline(self, *, new_epoch: bool) -> str:
+        cursor = self.mailbox.baseline(self.settings.window_start)
+        now = self.clock()
+        with self.store.transaction():
+            self._epoch = self.store.set_cursor(
+                self.settings.mailbox_id, cursor, now, new_epoch=new_epoch
+            )
+            self.store.event(
+                "baseline",
+                now,
+                mailbox=self.settings.mailbox_id,
+                cursor=cursor,
+                since=self.settings.window_start,
+            )
+        return cursor
+
+    def handle(self, fetched: FetchedMessage) -> Outcome | None:
+        """Decide one message exactly once. Never raises for a bad message."""
+        name = self.settings.mailbox_id
+        if self.store.seen(name, self._epoch, fetched.key):
+            return None  # a batch replayed after a crash: decided already
+        msg = parse(fetched.key, fetched.headers, fetched.body, fetched.received_at, fetched.size)
+        now = self.clock()
+        raw: bytes | None = None
+        reply_id: str | None = None
+        try:
+            decision = self.decide(msg, now)
+            if decision.reply:
+                reply_id = make_msgid(domain=_domain(decision.owner_address))
+                reply = compose_reply(
+                    msg,
+                    decision,
+                    self.settings.reply,
+                    self.renderer,
+                    message_id=reply_id,
+                    now=now,
+                )
+                raw = reply.as_bytes()
+        except Exception as exc:
+            log.exception("message %s from %s: could not be handled", fetched.key, msg.sender)
+            decision = Decision(Reason.ERROR, f"{type(exc).__name__}: {exc}"[:300])
+            raw = reply_id = None
+        self._record(msg, decision, raw, reply_id, now)
+        outcome = Outcome(msg, decision, raw)
+        log.info(
+            "%s from=%s subject=%.60r -> %s%s",
+            fetched.key,
+            msg.sender or "-",
+            msg.subject,
+            decision.reason.value,
+            f" ({decision.detail})" if decision.detail else "",
+        )
+        if not decision.reply and not self.dry_run:
+            self._tag(fetched.key, TAG_SKIPPED)
+        if self.on_outcome:
+            self.on_outcome(outcome)
+        return outcome
+
+    def decide(self, msg: Inbound, now: datetime) -> Decision:
+        if msg.message_id and self.store.seen_message_id(msg.message_id):
+            return Decision(Reason.DUPLICATE, msg.message_id)
+        last = self.store.last_reply_at(msg.sender) if msg.sender else None
+        return decide(
+            msg,
+            self.settings.owner,
+            window_start=self.settings.window_start,
+            window_end=self.settings.window_end,
+            last_reply_at=last,
+            interval=self.settings.interval,
+            now=now,
+        )
+
+    def _record(
+        self,
+        msg: Inbound,
+        decision: Decision,
+        raw: bytes | None,
+        reply_id: str | None,
+        now: datetime,
+    ) -> None:
+        with self.store.transaction():
+            row = self.store.record_message(
+                mailbox=self.settings.mailbox_id,
+                epoch=self._epoch,
+                key=msg.key,
+                message_id=msg.message_id,
+                sender=msg.sender,
+                from_name=msg.from_name,
+                subject=msg.subject,
+                received_at=msg.received_at,
+                decided_at=now,
+                reason=decision.reason.value,
+                detail=decision.detail,
+            )
+            self.store.event(
+                "decision",
+                now,
+                key=msg.key,
+                message_id=msg.message_id,
+                sender=msg.sender,
+                subject=msg.subject[:200],
+                reason=decision.reason.value,
+                detail=decision.detail,
+            )
+            if raw is not None and reply_id is not None and decision.recipient:
+                envelope = "" if self.settings.null_envelope else (decision.owner_address or "")
+                self.store.queue_reply(
+                    message_row=row,
+                    recipient=decision.recipient,
+                    message_id=reply_id,
+                    envelope_from=envelope,
+                    raw=raw,
+                    now=now,
+                )
+                self.store.event(
+                    "reply_queued",
+                    now,
+                    key=msg.key,
+                    to=decision.recipient,
+                    reply_message_id=reply_id,
+                )
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def flush(self) -> int:
+        """Send every due reply. Stops at the first sign the server is down; returns sent."""
+        sent = 0
+        while True:
+            now = self.clock()
+            due = self.store.due_replies(now)
+            if not due:
+                return sent
+            for item in due:
+                with self.store.transaction():
+                    self.store.set_reply_state(item.id, "sending", now)
+                try:
+                    if self.dry_run:
+                        log.info("dry run: would send %s to %s", item.message_id, item.recipient)
+                    else:
+                        self.transport.send(item.raw, item.envelope_from, [item.recipient])
+                except TransportRejected as exc:
+                    with self.store.transaction():
+                        self.store.set_reply_state(item.id, "failed", now, error=str(exc))
+                        self.store.event("reply_failed", now, reply_id=item.id, error=str(exc))
+                    log.error("reply to %s refused for good: %s", item.recipient, exc)
+                    continue
+                except TransportUnavailable as exc:
+                    retry = now + retry_delay(item.attempts + 1)
+                    with self.store.transaction():
+                        self.store.set_reply_state(
+                            item.id, "queued", now, error=str(exc), next_attempt_at=retry
+                        )
+                        self.store.set_status("last_error", str(exc), now)
+                    log.warning(
+                        "reply to %s not sent (%s); kept queued, next try %s",
+                        item.recipient,
+                        exc,
+                        retry.isoformat(timespec="seconds"),
+                    )
+                    return sent
+                now = self.clock()
+                with self.store.transaction():
+                    self.store.set_reply_state(item.id, "sent", now)
+                    self.store.event(
+                        "reply_sent",
+                        now,
+                        reply_id=item.id,
+                        to=item.recipient,
+                        reply_message_id=item.message_id,
+                    )
+                sent += 1
+                log.info("replied to %s (%s)", item.recipient, item.message_id)
+                if not self.dry_run:
+                    self._after_send(item.message_key, item.raw)
+
+    def _after_send(self, key: str, raw: bytes) -> None:
+        self._tag(key, TAG_REPLIED)
+        if self.settings.sent_folder:
+            try:
+                self.mailbox.append(self.settings.sent_folder, raw, seen=True)
+            except MailboxError as exc:
+                log.warning("could not save the reply in %s: %s", self.settings.sent_folder, exc)
+
+    def _tag(self, key: str, keyword: str) -> None:
+        # Tags are a courtesy for the owner's mail client; the store is the record.
+        try:
+            self.mailbox.tag(key, keyword)
+        except MailboxError as exc:
+            log.debug("could not tag %s with %s: %s", key, keyword, exc)
+
+
+def _domain(address: str | None) -> str:
+    return address.rsplit("@", 1)[-1] if address and "@" in address else "ooo.invalid"

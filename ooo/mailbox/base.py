@@ -1,0 +1,123 @@
+"""The small interface every mailbox backend implements.
+
+The engine talks to a mailbox only through :class:`Mailbox`; it never imports
+``imapclient`` or ``exchangelib``. A backend adds a module here, not a branch in
+the engine. Backends map their library's errors to :class:`MailboxError`
+subclasses at this boundary (``raise MailboxUnavailable(...) from exc``).
+
+Cursors are opaque strings owned by the backend (IMAP: ``"UIDVALIDITY:LASTUID"``).
+The engine stores them and hands them back; it never parses them.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from datetime import datetime
+
+from ooo.errors import OooError
+
+
+class MailboxError(OooError):
+    """A mailbox operation failed."""
+
+
+class MailboxUnavailable(MailboxError):
+    """The server cannot be reached or dropped the connection: retry with backoff."""
+
+
+class MailboxAuthError(MailboxError):
+    """The server refused the credentials: retrying will not help until the user acts."""
+
+
+class CursorInvalid(MailboxError):
+    """The stored cursor no longer means anything (UIDVALIDITY changed): re-baseline."""
+
+
+#: Bytes of body kept per message (headers are always fetched whole, up to HEADER_CAP).
+BODY_CAP = 64 * 1024
+#: A header block larger than this is cut; a hostile message must not exhaust memory.
+HEADER_CAP = 256 * 1024
+
+
+@dataclass(frozen=True)
+class FetchedMessage:
+    """One message as a backend hands it to the engine: raw bytes, nothing parsed."""
+
+    key: str
+    """Stable id of the message in this folder (IMAP: the UID as a decimal string)."""
+    headers: bytes
+    """The raw header block (RFC 5322), at most HEADER_CAP bytes."""
+    body: bytes
+    """The first BODY_CAP bytes of the body (may be empty)."""
+    received_at: datetime | None
+    """When the server received it (IMAP INTERNALDATE), timezone-aware, if known."""
+    size: int = 0
+    """Full size in octets as the server reports it."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What :meth:`Mailbox.fetch_new` returns: messages after the cursor, oldest first."""
+
+    messages: list[FetchedMessage]
+    cursor: str
+    """Cursor positioned after the last message in ``messages`` (or unchanged)."""
+
+
+class Mailbox(abc.ABC):
+    """A watched mail folder. Not thread-safe; one engine drives one mailbox."""
+
+    name: str = "mailbox"
+
+    @abc.abstractmethod
+    def open(self) -> None:
+        """Connect, log in and select the folder. Idempotent.
+
+        Raises MailboxUnavailable (retry later) or MailboxAuthError (tell the user).
+        """
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Log out and drop the connection. Never raises."""
+
+    @abc.abstractmethod
+    def baseline(self, since: datetime) -> str:
+        """Return a cursor from which fetch_new yields messages received at or after ``since``.
+
+        Used on first start (``since`` = the start of the away window) and after
+        CursorInvalid. It may include a few messages from slightly before ``since``
+        (IMAP SEARCH SINCE has day granularity); the engine filters by received_at.
+        """
+
+    @abc.abstractmethod
+    def fetch_new(self, cursor: str, limit: int = 100) -> Batch:
+        """Up to ``limit`` messages after ``cursor``, oldest first, headers fetched
+        without setting \\Seen. Raises CursorInvalid when the cursor is stale."""
+
+    @abc.abstractmethod
+    def wait(self, timeout: float) -> bool:
+        """Block until the folder may have changed or ``timeout`` seconds pass.
+
+        Returns True when woken by the server (new mail), False on timeout. A backend
+        without push simply sleeps. Raises MailboxUnavailable on a dead connection.
+        """
+
+    @abc.abstractmethod
+    def tag(self, key: str, keyword: str) -> None:
+        """Add a keyword (IMAP ``$Keyword``; Exchange category) to a message."""
+
+    @abc.abstractmethod
+    def keywords(self, key: str) -> set[str]:
+        """The keywords a message carries now (for tests and status)."""
+
+    @abc.abstractmethod
+    def append(self, folder: str, raw: bytes, seen: bool = True) -> None:
+        """Store a copy of a message (a sent reply) in another folder."""
+
+    def __enter__(self) -> Mailbox:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,477 @@
+"""The IMAP mailbox backend, over ``imapclient``: the only module that imports it.
+
+It watches one folder with UID cursors (``"UIDVALIDITY:LASTUID"``), fetches headers and a
+capped body without setting ``\\Seen``, waits with IDLE (or NOOP polling when the server has
+none), and tags answered messages with IMAP keywords. Every ``imapclient``, socket and TLS
+error is mapped here to :class:`MailboxUnavailable` or :class:`MailboxAuthError`; messages
+name the server and the user, never the password.
+
+Server facts this module relies on (measured against Dovecot 2.3, see MAILSERVERS.md):
+
+* Mail that arrives while a command runs is announced as an untagged ``* N EXISTS`` inside
+  that command's response, and IDLE does not announce it again. We remember such EXISTS
+  responses and :meth:`ImapMailbox.wait` returns at once while one is outstanding.
+* ``UID SEARCH UID n:*`` always matches the highest UID, even when it is below ``n``.
+* ``imapclient`` raises on ``FETCH 1:*``, so we always fetch explicit UIDs.
+* After a server kick, ``idle_check`` may return ``[]`` instantly, over and over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+import ssl
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, NoReturn
+
+import imapclient
+from imapclient import exceptions as imap_errors
+
+from ooo.mailbox.base import (
+    BODY_CAP,
+    HEADER_CAP,
+    Batch,
+    CursorInvalid,
+    FetchedMessage,
+    Mailbox,
+    MailboxAuthError,
+    MailboxUnavailable,
+)
+
+Security = Literal["ssl", "starttls", "plain"]
+SECURITY_MODES: tuple[Security, ...] = ("ssl", "starttls", "plain")
+
+_HEADER_ITEM = f"BODY.PEEK[HEADER]<0.{HEADER_CAP}>"
+_BODY_ITEM = f"BODY.PEEK[TEXT]<0.{BODY_CAP}>"
+# The server answers a partial fetch under the section name without PEEK and without the length.
+_HEADER_KEY = b"BODY[HEADER]<0>"
+_BODY_KEY = b"BODY[TEXT]<0>"
+_FETCH_ITEMS = [_HEADER_ITEM, _BODY_ITEM, "INTERNALDATE", "RFC822.SIZE"]
+
+# RFC 3501 flag-keyword is an atom: no spaces, controls or any of ( ) { % * " \ ].
+_KEYWORD = re.compile(r"^[^\x00-\x20\x7f(){%*\"\\\]]+$")
+
+# Login refusals that are the server's trouble, not the user's (RFC 5530 response codes).
+_TRANSIENT_LOGIN_CODES = ("[UNAVAILABLE]", "[SERVERBUG]", "[INUSE]", "[LIMIT]")
+
+# WITHIN (RFC 5032) searches INTERNALDATE to the second, but on the server's clock: allow for
+# skew. Matching a little early only costs a few extra fetches the engine filters out.
+_CLOCK_SLACK = timedelta(minutes=5)
+
+# An IDLE wait that comes back empty in under this fraction of the time asked, this many times
+# in a row, means the socket is at EOF: imapclient swallows EOF and returns [] at once.
+_FAST_EMPTY_FRACTION = 0.5
+_FAST_EMPTY_LIMIT = 3
+
+
+class ImapMailbox(Mailbox):
+    """One IMAP folder, watched for new mail.
+
+    ``password_provider`` is called at each login, so the password lives only as long as
+    the LOGIN command (and a changed keyring entry is picked up on reconnect).
+    ``poll_interval`` is how often a server without IDLE is asked (NOOP) for news;
+    ``use_idle=False`` forces polling even when IDLE is advertised.
+    """
+
+    name = "imap"
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        security: Security,
+        username: str,
+        password_provider: Callable[[], str],
+        folder: str = "INBOX",
+        ca_file: str | None = None,
+        timeout: float = 30.0,
+        idle_refresh: float = 25 * 60,
+        *,
+        poll_interval: float = 5.0,
+        use_idle: bool = True,
+    ) -> None:
+        if security not in SECURITY_MODES:
+            raise ValueError(f"security must be one of {SECURITY_MODES}, not {security!r}")
+        self.host = host
+        self.port = port
+        self.security: Security = security
+        self.username = username
+        self.folder = folder
+        self.ca_file = ca_file
+        self.timeout = timeout
+        self.idle_refresh = idle_refresh
+        self.poll_interval = poll_interval
+        self.use_idle = use_idle
+        self._password_provider = password_provider
+        self._client: Any = None  # imapclient.IMAPClient, untyped
+        self._uidvalidity = 0
+        self._uidnext = 1
+        # Set when the server announced new mail (EXISTS) that no fetch_new has seen yet.
+        self._mail_announced = False
+
+    @property
+    def where(self) -> str:
+        """``user@host:port``-style description for messages (never the password)."""
+        return f"IMAP server {self.host}:{self.port} (user {self.username!r})"
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None
+
+    # -- connection ----------------------------------------------------------------------
+
+    def open(self) -> None:
+        if self._client is not None:
+            return
+        client = self._connect()
+        try:
+            self._login(client)
+            with self._mapped("selecting folder " + repr(self.folder), client):
+                selected = client.select_folder(self.folder)
+        except BaseException:
+            _abandon(client)
+            raise
+        self._client = client
+        self._uidvalidity = int(selected[b"UIDVALIDITY"])
+        self._uidnext = int(selected.get(b"UIDNEXT", 1))
+        # SELECT reports the folder's size as an EXISTS: that is not news.
+        self._take_untagged_exists()
+        self._mail_announced = False
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            client.logout()
+        except Exception:  # close() never raises: whatever went wrong, the socket goes
+            _abandon(client)
+
+    def _connect(self) -> Any:
+        context = self._tls_context()
+        try:
+            client = imapclient.IMAPClient(
+                self.host,
+                self.port,
+                use_uid=True,
+                ssl=self.security == "ssl",
+                ssl_context=context,
+                timeout=self.timeout,
+            )
+        except ssl.SSLCertVerificationError as exc:
+            self._cert_failed(exc)
+        except (OSError, imap_errors.IMAPClientError) as exc:
+            raise MailboxUnavailable(f"cannot connect to {self.where}: {_describe(exc)}") from exc
+        # INTERNALDATE as timezone-aware datetimes, not converted to naive local time.
+        client.normalise_times = False
+        if self.security == "starttls":
+            try:
+                if not client.has_capability("STARTTLS"):
+                    raise MailboxUnavailable(
+                        f"{self.where} does not offer STARTTLS; refusing to log in without TLS "
+                        '(set mailbox.security to "ssl" if the server has an IMAPS port)'
+                    )
+                client.starttls(context)
+            except ssl.SSLCertVerificationError as exc:
+                _abandon(client)
+                self._cert_failed(exc)
+            except (OSError, imap_errors.IMAPClientError) as exc:
+                _abandon(client)
+                raise MailboxUnavailable(
+                    f"STARTTLS failed with {self.where}: {_describe(exc)}"
+                ) from exc
+            except MailboxUnavailable:
+                _abandon(client)
+                raise
+        return client
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        if self.security == "plain":
+            return None
+        try:
+            # Verifies the chain and the host name; ca_file adds a private CA to the system's.
+            context = ssl.create_default_context()
+            if self.ca_file is not None:
+                context.load_verify_locations(cafile=self.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise MailboxUnavailable(
+                f"cannot load mailbox.ca_file {self.ca_file!r} for {self.where}: {exc}"
+            ) from exc
+        return context
+
+    def _cert_failed(self, exc: ssl.SSLCertVerificationError) -> NoReturn:
+        reason = exc.verify_message or str(exc)
+        raise MailboxUnavailable(
+            f"certificate verify failed for {self.host}:{self.port} ({reason}); "
+            "set mailbox.ca_file to the CA certificate that signed the server's certificate, "
+            "or check that mailbox.host is the name the certificate was issued for"
+        ) from exc
+
+    def _login(self, client: Any) -> None:
+        password = self._password_provider()
+        try:
+            client.login(self.username, password)
+        except imap_errors.LoginError as exc:
+            detail = _describe(exc).replace(password, "***") if password else _describe(exc)
+            if any(code in detail for code in _TRANSIENT_LOGIN_CODES):
+                raise MailboxUnavailable(f"{self.where} cannot log in right now: {detail}") from exc
+            raise MailboxAuthError(
+                f"{self.where} refused the login: {detail}; check mailbox.username and the "
+                "stored password (ooo secret set)"
+            ) from exc
+        except (OSError, imap_errors.IMAPClientError) as exc:
+            detail = _describe(exc).replace(password, "***") if password else _describe(exc)
+            raise MailboxUnavailable(f"login to {self.where} failed: {detail}") from exc
+
+    @contextlib.contextmanager
+    def _mapped(self, doing: str, client: Any = None) -> Iterator[None]:
+        """Turn library errors raised inside the block into MailboxUnavailable.
+
+        The connection is dropped as well: after a socket error or a protocol surprise its
+        state is unknown, and the engine's answer to MailboxUnavailable is to open() again.
+        """
+        try:
+            yield
+        except ssl.SSLCertVerificationError as exc:
+            self._drop(client)
+            self._cert_failed(exc)
+        except (OSError, imap_errors.IMAPClientError) as exc:
+            self._drop(client)
+            raise MailboxUnavailable(f"{doing} on {self.where} failed: {_describe(exc)}") from exc
+
+    def _drop(self, client: Any = None) -> None:
+        dead = client if client is not None else self._client
+        if dead is self._client:
+            self._client = None
+        if dead is not None:
+            _abandon(dead)
+
+    def _require(self) -> Any:
+        if self._client is None:
+            raise MailboxUnavailable(f"not connected to {self.where} (open() first)")
+        return self._client
+
+    # -- cursors -------------------------------------------------------------------------
+
+    def baseline(self, since: datetime) -> str:
+        client = self._require()
+        with self._mapped("searching by date"):
+            # The highest UID first: mail arriving between the two searches is then after
+            # the cursor whichever way the date search goes.
+            highest = max(client.search(["UID", "*"]), default=self._uidnext - 1)
+            matches = client.search(self._since_criteria(client, since))
+        first = min(matches, default=None)
+        last = first - 1 if first is not None else highest
+        return f"{self._uidvalidity}:{last}"
+
+    def _since_criteria(self, client: Any, since: datetime) -> list[Any]:
+        if since.tzinfo is None:
+            raise ValueError("baseline() needs a timezone-aware datetime")
+        if client.has_capability("WITHIN"):
+            # To the second, so a big mailbox that got mail earlier today is not refetched.
+            age = datetime.now(UTC) - since + _CLOCK_SLACK
+            return ["YOUNGER", max(1, math.ceil(age.total_seconds()))]
+        # SINCE compares dates only, in a timezone of the server's choosing: go back a day.
+        return ["SINCE", (since.astimezone(UTC) - timedelta(days=1)).date()]
+
+    def _parse_cursor(self, cursor: str) -> int:
+        validity, sep, last = cursor.partition(":")
+        if not sep or not validity.isdigit() or not last.isdigit():
+            raise CursorInvalid(f"malformed IMAP cursor {cursor!r}")
+        if int(validity) != self._uidvalidity:
+            raise CursorInvalid(
+                f"{self.folder!r} on {self.where} has UIDVALIDITY {self._uidvalidity}, "
+                f"the cursor was made for {validity}: UIDs were renumbered"
+            )
+        return int(last)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def fetch_new(self, cursor: str, limit: int = 100) -> Batch:
+        client = self._require()
+        last = self._parse_cursor(cursor)
+        # Everything announced so far is covered by the search below; EXISTS responses that
+        # come back inside the search or fetch are news for the next wait().
+        self._take_untagged_exists()
+        self._mail_announced = False
+        with self._mapped("searching for new mail"):
+            found = client.search(["UID", f"{last + 1}:*"])
+        uids = sorted(uid for uid in found if uid > last)[: max(limit, 0)]
+        if not uids:
+            self._note_untagged_exists()
+            return Batch(messages=[], cursor=cursor)
+        with self._mapped("fetching new mail"):
+            data = client.fetch(uids, _FETCH_ITEMS)
+        self._note_untagged_exists()
+        # A UID missing from the answer was expunged in between; UIDs are never reused, so
+        # the cursor may still move past it.
+        messages = [_to_fetched(uid, data[uid]) for uid in uids if uid in data]
+        return Batch(messages=messages, cursor=f"{self._uidvalidity}:{uids[-1]}")
+
+    def tag(self, key: str, keyword: str) -> None:
+        if not _KEYWORD.match(keyword) or keyword.startswith("\\"):
+            raise ValueError(f"not an IMAP keyword: {keyword!r}")
+        client = self._require()
+        with self._mapped(f"tagging message {key}"):
+            client.add_flags([_uid(key)], [keyword], silent=True)
+        self._note_untagged_exists()
+
+    def keywords(self, key: str) -> set[str]:
+        client = self._require()
+        with self._mapped(f"reading flags of message {key}"):
+            flags = client.get_flags([_uid(key)]).get(_uid(key), ())
+        self._note_untagged_exists()
+        return {_text(f) for f in flags if not _text(f).startswith("\\")}
+
+    def append(self, folder: str, raw: bytes, seen: bool = True) -> None:
+        client = self._require()
+        flags = [imapclient.SEEN] if seen else []
+        with self._mapped(f"storing a message in {folder!r}"):
+            try:
+                client.append(folder, raw, flags=flags)
+            except imap_errors.IMAPClientError as exc:
+                # RFC 3501: NO [TRYCREATE] means the folder is missing; a Sent folder may
+                # not exist yet on a fresh account.
+                if "TRYCREATE" not in _describe(exc):
+                    raise
+                client.create_folder(folder)
+                client.append(folder, raw, flags=flags)
+        self._note_untagged_exists()
+
+    # -- waiting -------------------------------------------------------------------------
+
+    def wait(self, timeout: float) -> bool:
+        client = self._require()
+        deadline = time.monotonic() + max(timeout, 0.0)
+        self._note_untagged_exists()
+        if self._mail_announced:
+            return True
+        if self.use_idle and client.has_capability("IDLE"):
+            return self._wait_idle(client, deadline)
+        return self._wait_polling(client, deadline)
+
+    def _wait_idle(self, client: Any, deadline: float) -> bool:
+        with self._mapped("waiting for mail (IDLE)"):
+            client.idle()
+            idle_started = time.monotonic()
+            fast_empty = 0
+            while not self._mail_announced:
+                now = time.monotonic()
+                remaining = deadline - now
+                if remaining <= 0:
+                    break
+                # Servers may drop an IDLE after 30 minutes (RFC 2177): renew it earlier.
+                if now - idle_started >= self.idle_refresh:
+                    self._end_idle(client)
+                    if self._mail_announced:
+                        return True
+                    client.idle()
+                    idle_started = time.monotonic()
+                    continue
+                chunk = min(remaining, self.idle_refresh - (now - idle_started))
+                asked = time.monotonic()
+                responses = client.idle_check(timeout=chunk)
+                if any(_is_bye(r) for r in responses):
+                    self._dead("the server said BYE during IDLE")
+                self._note_responses(responses)
+                if responses or time.monotonic() - asked >= chunk * _FAST_EMPTY_FRACTION:
+                    fast_empty = 0
+                    continue
+                fast_empty += 1
+                if fast_empty >= _FAST_EMPTY_LIMIT:
+                    self._dead("the connection closed during IDLE")
+            self._end_idle(client)
+        return self._mail_announced
+
+    def _end_idle(self, client: Any) -> None:
+        # DONE's reply is read under the client's socket timeout (set in the constructor),
+        # so a silent server cannot hang us here.
+        _text_reply, responses = client.idle_done()
+        self._note_responses(responses)
+        self._note_untagged_exists()
+
+    def _wait_polling(self, client: Any, deadline: float) -> bool:
+        with self._mapped("waiting for mail (NOOP)"):
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                time.sleep(min(self.poll_interval, remaining))
+                _text_reply, responses = client.noop()
+                self._note_responses(responses)
+                self._note_untagged_exists()
+                if self._mail_announced:
+                    return True
+
+    def _dead(self, why: str) -> NoReturn:
+        self._drop()
+        raise MailboxUnavailable(f"lost the connection to {self.where}: {why}")
+
+    # -- untagged EXISTS bookkeeping -----------------------------------------------------
+
+    def _take_untagged_exists(self) -> bool:
+        """Pop the EXISTS responses imaplib collected during earlier commands.
+
+        ``IMAP4.response()`` is imaplib's public accessor for its untagged-response store
+        (which imapclient's command methods fill but never clear); it returns and forgets.
+        """
+        if self._client is None:
+            return False
+        _name, values = self._client._imap.response("EXISTS")
+        return any(v is not None for v in values)
+
+    def _note_untagged_exists(self) -> None:
+        if self._take_untagged_exists():
+            self._mail_announced = True
+
+    def _note_responses(self, responses: Iterable[Any]) -> None:
+        for response in responses:
+            if isinstance(response, tuple) and len(response) >= 2 and response[1] == b"EXISTS":
+                self._mail_announced = True
+
+
+def _to_fetched(uid: int, item: dict[bytes, Any]) -> FetchedMessage:
+    received = item.get(b"INTERNALDATE")
+    if isinstance(received, datetime) and received.tzinfo is not None:
+        received = received.astimezone(UTC)
+    else:
+        received = None
+    return FetchedMessage(
+        key=str(uid),
+        headers=bytes(item.get(_HEADER_KEY) or b"")[:HEADER_CAP],
+        body=bytes(item.get(_BODY_KEY) or b"")[:BODY_CAP],
+        received_at=received,
+        size=int(item.get(b"RFC822.SIZE") or 0),
+    )
+
+
+def _uid(key: str) -> int:
+    if not key.isdigit():
+        raise ValueError(f"not an IMAP UID: {key!r}")
+    return int(key)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _is_bye(response: Any) -> bool:
+    return isinstance(response, tuple) and bool(response) and response[0] == b"BYE"
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text or type(exc).__name__
+
+
+def _abandon(client: Any) -> None:
+    """Drop a connection without talking to the server; never raises."""
+    # The socket may already be gone; there is nothing more to do either way.
+    with contextlib.suppress(Exception):
+        client.shutdown()
+
+
+__all__ = ["SECURITY_MODES", "ImapMailbox", "Security"]

@@ -1,0 +1,1 @@
+"""Ways a reply leaves: SMTP (smtplib) and an in-memory outbox for the demo and tests."""
