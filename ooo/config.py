@@ -55,7 +55,7 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 def _address(value: str) -> str:
     addr = normalize_address(value)
     if not is_address(addr):
-        raise ValueError(f"expected an email address like name@example.com, got {value!r}")
+        raise ValueError("expected an email address like name@example.com")
     return addr
 
 

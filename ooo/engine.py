@@ -286,6 +286,7 @@ class Engine:
                         self.store.set_reply_state(
                             item.id, "queued", now, error=str(exc), next_attempt_at=retry
                         )
+                        self.store.defer_queued(retry)
                         self.store.set_status("last_error", str(exc), now)
                     log.warning(
                         "reply to %s not sent (%s); kept queued, next try %s",

@@ -344,6 +344,14 @@ class Store:
         args.append(reply_id)
         self.db.execute(f"UPDATE reply SET {', '.join(sets)} WHERE id = ?", args)  # noqa: S608
 
+    def defer_queued(self, until: datetime) -> None:
+        """Push every queued reply due before ``until`` back to it: the server is down, and
+        trying the next reply at once would only hammer it."""
+        self.db.execute(
+            "UPDATE reply SET next_attempt_at = ? WHERE state = 'queued' AND next_attempt_at < ?",
+            (iso(until), iso(until)),
+        )
+
     def interrupted_sends(self) -> list[sqlite3.Row]:
         return self.db.execute(
             "SELECT reply.id, recipient, reply.message_id FROM reply WHERE state = 'sending'"

@@ -299,7 +299,12 @@ class ImapMailbox(Mailbox):
         self._mail_announced = False
         with self._mapped("searching for new mail"):
             found = client.search(["UID", f"{last + 1}:*"])
-        uids = sorted(uid for uid in found if uid > last)[: max(limit, 0)]
+        newer = sorted(uid for uid in found if uid > last)
+        uids = newer[: max(limit, 0)]
+        if len(newer) > len(uids):
+            # The rest is already announced, so IDLE would not mention it again: the next
+            # wait() must return at once.
+            self._mail_announced = True
         if not uids:
             self._note_untagged_exists()
             return Batch(messages=[], cursor=cursor)
@@ -463,7 +468,9 @@ def _is_bye(response: Any) -> bool:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
+    # imaplib raises with the server's reply as bytes; show it as text, not as b'...'.
+    parts = [_text(a) if isinstance(a, bytes) else str(a) for a in exc.args]
+    text = " ".join(parts).strip()
     return text or type(exc).__name__
 
 

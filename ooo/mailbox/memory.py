@@ -184,10 +184,11 @@ class MemoryMailbox(Mailbox):
         with self._cond:
             self._check_connection()
             last = self._parse_cursor(cursor)
-            # Cleared before the snapshot: everything delivered so far is in this batch or
-            # still pending after its cursor, which the engine fetches while batches are full.
-            self._arrived = False
-            newer = [m for m in self._folders[self.folder] if int(m.key) > last][: max(limit, 0)]
+            pending = [m for m in self._folders[self.folder] if int(m.key) > last]
+            newer = pending[: max(limit, 0)]
+            # Mail this batch leaves behind stays "announced", as an IMAP server's EXISTS
+            # does: the next wait() returns at once instead of sleeping on it.
+            self._arrived = len(pending) > len(newer)
             fetched = [_to_fetched(m) for m in newer]
             new_cursor = f"{self.validity}:{newer[-1].key}" if newer else cursor
             return Batch(messages=fetched, cursor=new_cursor)
