@@ -93,7 +93,7 @@ def make_transport(cfg: Config) -> Transport:
 
 
 def backoff(attempt: int, rng: Callable[[], float] = random.random) -> float:
-    base = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** max(0, attempt - 1))
+    base: float = min(BACKOFF_CAP, BACKOFF_FIRST * 2.0 ** max(0, attempt - 1))
     return base * (0.75 + 0.5 * rng())
 
 

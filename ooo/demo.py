@@ -232,7 +232,7 @@ def run_demo(out: Callable[[str], None] = print, show_reply: bool = True) -> dic
             "X-Auto-Response-Suppress",
         ):
             out(f"  {name}: {msg[name]}")
-        body = msg.get_body(("plain",))  # type: ignore[attr-defined]
+        body = msg.get_body(("plain",))
         text = body.get_content() if body is not None else ""
         out("")
         out("\n".join("  " + line for line in text.rstrip().splitlines()))

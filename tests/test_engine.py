@@ -197,7 +197,7 @@ def test_state_files_are_private(tmp_path: Path) -> None:
 def test_clock_is_injected() -> None:
     """Decisions use the engine's clock, not the wall clock."""
     clock = Clock(INSIDE + timedelta(days=3))
-    engine, mailbox, transport, store, _ = make_engine(clock=clock)
+    engine, mailbox, _, store, _ = make_engine(clock=clock)
     mailbox.deliver(raw_message(), INSIDE)
     engine.sync()
     assert store.messages()[0]["decided_at"].startswith("2026-12-25T10:00")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 
 import pytest
@@ -291,4 +292,4 @@ def test_never_two_replies_to_one_sender_within_the_interval(
             history[key] = now
             replies.setdefault(key, []).append(now)
     for times in replies.values():
-        assert all(b - a >= interval for a, b in zip(times, times[1:], strict=False))
+        assert all(b - a >= interval for a, b in itertools.pairwise(times))

@@ -1,11 +1,11 @@
 """Mailbox backends behind one interface (``base.Mailbox``); ``create`` picks one by name.
 
-A new backend is a module here plus one line in ``_BACKENDS``: the engine does not change.
+A new backend is a module here plus one factory in ``_FACTORIES``: the engine does not change.
+Backend modules are imported only when chosen, so ``ooo demo`` never loads a mail library.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -13,15 +13,28 @@ if TYPE_CHECKING:
     from ooo.config import MailboxConfig
     from ooo.mailbox.base import Mailbox
 
-_BACKENDS = {
-    "imap": "ooo.mailbox.imap",
-}
+
+def _imap(cfg: MailboxConfig, password: Callable[[], str]) -> Mailbox:
+    from ooo.mailbox.imap import ImapMailbox
+
+    return ImapMailbox(
+        cfg.host,
+        cfg.effective_port,
+        cfg.security,
+        cfg.username,
+        password,
+        folder=cfg.folder,
+        ca_file=str(cfg.ca_file) if cfg.ca_file else None,
+        idle_refresh=cfg.idle_refresh.total_seconds(),
+        poll_interval=cfg.poll_interval.total_seconds(),
+    )
+
+
+_FACTORIES: dict[str, Callable[[MailboxConfig, Callable[[], str]], Mailbox]] = {"imap": _imap}
 
 
 def create(cfg: MailboxConfig, password: Callable[[], str]) -> Mailbox:
-    module = importlib.import_module(_BACKENDS[cfg.backend])
-    factory: Callable[[MailboxConfig, Callable[[], str]], Mailbox] = module.from_config
-    return factory(cfg, password)
+    return _FACTORIES[cfg.backend](cfg, password)
 
 
 def mailbox_id(cfg: MailboxConfig) -> str:

@@ -262,18 +262,20 @@ class ImapMailbox(Mailbox):
             # The highest UID first: mail arriving between the two searches is then after
             # the cursor whichever way the date search goes.
             highest = max(client.search(["UID", "*"]), default=self._uidnext - 1)
-            matches = client.search(self._since_criteria(client, since))
+            criteria = self._since_criteria(client, since)
+            matches = client.search(criteria) if criteria else []
         first = min(matches, default=None)
         last = first - 1 if first is not None else highest
         return f"{self._uidvalidity}:{last}"
 
     def _since_criteria(self, client: Any, since: datetime) -> list[Any]:
+        """SEARCH criteria for mail received at or after ``since``; [] when none can be."""
         if since.tzinfo is None:
             raise ValueError("baseline() needs a timezone-aware datetime")
         if client.has_capability("WITHIN"):
             # To the second, so a big mailbox that got mail earlier today is not refetched.
-            age = datetime.now(UTC) - since + _CLOCK_SLACK
-            return ["YOUNGER", max(1, math.ceil(age.total_seconds()))]
+            age = (datetime.now(UTC) - since + _CLOCK_SLACK).total_seconds()
+            return ["YOUNGER", math.ceil(age)] if age > 0 else []
         # SINCE compares dates only, in a timezone of the server's choosing: go back a day.
         return ["SINCE", (since.astimezone(UTC) - timedelta(days=1)).date()]
 

@@ -111,7 +111,9 @@ class SmtpTransport(Transport):
             raise TransportRejected(f"{self.where} refused: {detail}") from exc
         except smtplib.SMTPResponseException as exc:
             self.close()
-            text = f"{self.where}: {exc.smtp_code} {exc.smtp_error.decode(errors='replace')}"
+            error = exc.smtp_error
+            detail = error.decode(errors="replace") if isinstance(error, bytes) else str(error)
+            text = f"{self.where}: {exc.smtp_code} {detail}"
             if 400 <= exc.smtp_code < 500:
                 raise TransportUnavailable(text) from exc
             raise TransportRejected(text) from exc
