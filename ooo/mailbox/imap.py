@@ -61,6 +61,9 @@ _TRANSIENT_LOGIN_CODES = ("[UNAVAILABLE]", "[SERVERBUG]", "[INUSE]", "[LIMIT]")
 # skew. Matching a little early only costs a few extra fetches the engine filters out.
 _CLOCK_SLACK = timedelta(minutes=5)
 
+# Searches in a row that may each be overtaken by newly announced mail (a burst arriving).
+_SEARCH_ATTEMPTS = 3
+
 # An IDLE wait that comes back empty in under this fraction of the time asked, this many times
 # in a row, means the socket is at EOF: imapclient swallows EOF and returns [] at once.
 _FAST_EMPTY_FRACTION = 0.5
@@ -111,6 +114,8 @@ class ImapMailbox(Mailbox):
         self._uidnext = 1
         # Set when the server announced new mail (EXISTS) that no fetch_new has seen yet.
         self._mail_announced = False
+        # True between IDLE and DONE: close() must not wait for a LOGOUT reply then.
+        self._idling = False
 
     @property
     def where(self) -> str:
@@ -144,6 +149,12 @@ class ImapMailbox(Mailbox):
     def close(self) -> None:
         client, self._client = self._client, None
         if client is None:
+            return
+        if self._idling:
+            # A signal cut an IDLE short: the server ignores LOGOUT until it gets DONE, so a
+            # polite logout would wait out the socket timeout. Just drop the connection.
+            self._idling = False
+            _abandon(client)
             return
         try:
             client.logout()
@@ -258,6 +269,8 @@ class ImapMailbox(Mailbox):
 
     def baseline(self, since: datetime) -> str:
         client = self._require()
+        # Searches see the folder as of our last sync; mail delivered since would be missed.
+        self._sync(client)
         with self._mapped("searching by date"):
             # The highest UID first: mail arriving between the two searches is then after
             # the cursor whichever way the date search goes.
@@ -300,7 +313,14 @@ class ImapMailbox(Mailbox):
         self._take_untagged_exists()
         self._mail_announced = False
         with self._mapped("searching for new mail"):
-            found = client.search(["UID", f"{last + 1}:*"])
+            for _ in range(_SEARCH_ATTEMPTS):
+                found = client.search(["UID", f"{last + 1}:*"])
+                if not self._take_untagged_exists():
+                    break
+                # The server noticed new mail while running the search, which therefore
+                # looked only at the folder as it was before: search again.
+            else:
+                self._mail_announced = True
         newer = sorted(uid for uid in found if uid > last)
         uids = newer[: max(limit, 0)]
         if len(newer) > len(uids):
@@ -356,13 +376,27 @@ class ImapMailbox(Mailbox):
         self._note_untagged_exists()
         if self._mail_announced:
             return True
+        # Dovecot's IDLE reports only changes made after it starts watching: mail delivered
+        # since our last command (say, while the engine was sending replies) would wait for
+        # the next keep-alive, minutes later. A NOOP first makes the server look now.
+        self._sync(client)
+        if self._mail_announced:
+            return True
         if self.use_idle and client.has_capability("IDLE"):
             return self._wait_idle(client, deadline)
         return self._wait_polling(client, deadline)
 
+    def _sync(self, client: Any) -> None:
+        """NOOP: have the server bring our view of the folder up to date, noting new mail."""
+        with self._mapped("checking for mail (NOOP)"):
+            _text_reply, responses = client.noop()
+        self._note_responses(responses)
+        self._note_untagged_exists()
+
     def _wait_idle(self, client: Any, deadline: float) -> bool:
         with self._mapped("waiting for mail (IDLE)"):
             client.idle()
+            self._idling = True
             idle_started = time.monotonic()
             fast_empty = 0
             while not self._mail_announced:
@@ -376,6 +410,7 @@ class ImapMailbox(Mailbox):
                     if self._mail_announced:
                         return True
                     client.idle()
+                    self._idling = True
                     idle_started = time.monotonic()
                     continue
                 chunk = min(remaining, self.idle_refresh - (now - idle_started))
@@ -396,22 +431,19 @@ class ImapMailbox(Mailbox):
     def _end_idle(self, client: Any) -> None:
         # DONE's reply is read under the client's socket timeout (set in the constructor),
         # so a silent server cannot hang us here.
+        self._idling = False
         _text_reply, responses = client.idle_done()
         self._note_responses(responses)
         self._note_untagged_exists()
 
     def _wait_polling(self, client: Any, deadline: float) -> bool:
-        with self._mapped("waiting for mail (NOOP)"):
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                time.sleep(min(self.poll_interval, remaining))
-                _text_reply, responses = client.noop()
-                self._note_responses(responses)
-                self._note_untagged_exists()
-                if self._mail_announced:
-                    return True
+        while not self._mail_announced:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(self.poll_interval, remaining))
+            self._sync(client)
+        return True
 
     def _dead(self, why: str) -> NoReturn:
         self._drop()
