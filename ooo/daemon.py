@@ -97,7 +97,8 @@ def backoff(attempt: int, rng: Callable[[], float] = random.random) -> float:
     return base * (0.75 + 0.5 * rng())
 
 
-class _Stop(BaseException):  # noqa: N818 - not an error: a way out of a blocking call
+class _Stop(BaseException):
+    # BaseException, so that no library's "except Exception" swallows it.
     """Raised by the signal handler to break out of a blocking wait (IDLE, sleep)."""
 
 
