@@ -115,6 +115,11 @@ class Daemon:
     def __post_init__(self) -> None:
         self._stop = threading.Event()
         self._interruptible = False
+        self._finished = False
+
+    def request_stop(self) -> None:
+        """Ask the loop to stop at its next safe point (what SIGTERM does, for threads)."""
+        self._stop.set()
 
     # -- signals ----------------------------------------------------------------------------
 
@@ -171,7 +176,8 @@ class Daemon:
         finally:
             for sig, old in handlers.items():
                 signal.signal(sig, old)
-            self._status(store, "state", "stopped")
+            if not self._finished:
+                self._status(store, "state", "stopped")
             mailbox.close()
             transport.close()
             if self.store is None:
@@ -265,6 +271,7 @@ class Daemon:
             end.isoformat(),
         )
         self._status(store, "state", f"finished: the away window ended {end.isoformat()}")
+        self._finished = True
         return 0
 
     def _status(self, store: Store, key: str, value: str) -> None:
