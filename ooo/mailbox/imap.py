@@ -14,6 +14,12 @@ Server facts this module relies on (measured against Dovecot 2.3, see MAILSERVER
 * ``UID SEARCH UID n:*`` always matches the highest UID, even when it is below ``n``.
 * ``imapclient`` raises on ``FETCH 1:*``, so we always fetch explicit UIDs.
 * After a server kick, ``idle_check`` may return ``[]`` instantly, over and over.
+* A command sees the folder as of the previous sync: a SEARCH that runs while new mail is
+  being noticed misses it (and announces it with EXISTS), so we search again.
+* IDLE reports only changes made after it started watching; mail delivered between our last
+  command and IDLE waits for the next keep-alive (minutes). A NOOP before IDLE catches it.
+* Dovecot delays IDLE notifications by 0.5 s on purpose; measured wake-up is about 0.5 s
+  after delivery.
 """
 
 from __future__ import annotations
@@ -60,6 +66,9 @@ _TRANSIENT_LOGIN_CODES = ("[UNAVAILABLE]", "[SERVERBUG]", "[INUSE]", "[LIMIT]")
 # WITHIN (RFC 5032) searches INTERNALDATE to the second, but on the server's clock: allow for
 # skew. Matching a little early only costs a few extra fetches the engine filters out.
 _CLOCK_SLACK = timedelta(minutes=5)
+
+# Seconds close() waits for the server to acknowledge LOGOUT.
+_LOGOUT_TIMEOUT = 5.0
 
 # Searches in a row that may each be overtaken by newly announced mail (a burst arriving).
 _SEARCH_ATTEMPTS = 3
@@ -157,6 +166,8 @@ class ImapMailbox(Mailbox):
             _abandon(client)
             return
         try:
+            # A server that stopped answering must not hold up a shutdown for the full timeout.
+            client.socket().settimeout(min(self.timeout, _LOGOUT_TIMEOUT))
             client.logout()
         except Exception:  # close() never raises: whatever went wrong, the socket goes
             _abandon(client)
@@ -257,6 +268,7 @@ class ImapMailbox(Mailbox):
         dead = client if client is not None else self._client
         if dead is self._client:
             self._client = None
+            self._idling = False
         if dead is not None:
             _abandon(dead)
 
