@@ -14,15 +14,19 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import jinja2
 import jinja2.sandbox
 
 from ooo.errors import UserError
+from ooo.network import share_text
 from ooo.parse import Inbound, clean
 from ooo.policy import Decision
+
+if TYPE_CHECKING:
+    from ooo.routing import Routing
 
 #: A reply subject longer than this is cut at a word boundary.
 SUBJECT_CAP = 160
@@ -50,6 +54,8 @@ class ReplySettings:
     away_start: datetime
     away_end: datetime
     subject_prefix: str = "Auto: "
+    share_subject: bool = False
+    """Put the sender's subject in "ask my network" links (never for internal senders)."""
 
 
 class Renderer:
@@ -83,10 +89,12 @@ class Renderer:
                 advice="the variables a template can use are listed in templates/README.md",
             ) from exc
 
-    def check(self, context: dict[str, Any]) -> None:
+    def check(self, context: dict[str, Any], bases: tuple[str, ...] = ("reply",)) -> list[str]:
         """Render every template once with sample values (what `ooo check` does)."""
-        for name in (TEXT_TEMPLATE, HTML_TEMPLATE):
+        names = [f"{base}.{ext}.j2" for base in dict.fromkeys(bases) for ext in ("txt", "html")]
+        for name in names:
             self.render(name, context)
+        return names
 
 
 def reply_subject(original: str, prefix: str = "Auto: ") -> str:
@@ -107,10 +115,49 @@ def format_day(moment: datetime, tz: ZoneInfo) -> str:
     return f"{local:%A} {local.day} {local:%B %Y}"
 
 
-def context_for(msg: Inbound, decision: Decision, settings: ReplySettings) -> dict[str, Any]:
+def context_for(
+    msg: Inbound,
+    decision: Decision,
+    settings: ReplySettings,
+    routing: Routing | None = None,
+    ref: str | None = None,
+) -> dict[str, Any]:
     """The variables every template sees (documented in templates/README.md)."""
     tz = settings.timezone
+    audience = routing.audience if routing else "external"
+    internal = routing.internal_sender if routing else False
+    # Privacy: a subject goes into a public link only when the owner allowed it, and never
+    # for an internal sender (internal subjects are internal information).
+    shared_subject = clean(msg.subject, 120) if settings.share_subject and not internal else None
+    network = []
+    for entry in routing.network if routing else []:
+        share = None
+        if ref and entry.public:
+            share = entry.share_url(
+                share_text(entry.mention or entry.display, ref.replace("-", ""), shared_subject)
+            )
+        network.append(
+            {
+                "kind": entry.kind,
+                "display": entry.display,
+                "url": entry.profile_url,
+                "label": entry.label or entry.display,
+                "public": entry.public,
+                "share_url": share,
+            }
+        )
+    delegate = routing.delegate if routing else None
     return {
+        "audience": audience,
+        "ref": ref or "",
+        "network": network,
+        "delegate": (
+            {"name": delegate.name, "email": delegate.email, "handle": delegate.handle or ""}
+            if delegate
+            else None
+        ),
+        "cc_delegate": bool(routing and routing.cc_delegate),
+        "forwarded": bool(routing and routing.forward_to_delegate),
         "owner": {"name": settings.owner_name, "address": decision.owner_address or ""},
         "sender": {
             "name": msg.from_name if msg.from_address == decision.recipient else "",
@@ -134,17 +181,22 @@ def compose_reply(
     *,
     message_id: str,
     now: datetime,
+    routing: Routing | None = None,
+    ref: str | None = None,
 ) -> EmailMessage:
     """The reply to ``msg`` as a complete MIME message (multipart/alternative)."""
     if not decision.reply or not decision.recipient or not decision.owner_address:
         raise ValueError("compose_reply needs a decision to reply")
-    context = context_for(msg, decision, settings)
-    text = renderer.render(TEXT_TEMPLATE, context)
-    html = renderer.render(HTML_TEMPLATE, context)
+    context = context_for(msg, decision, settings, routing, ref)
+    base = routing.template if routing else "reply"
+    text = renderer.render(f"{base}.txt.j2", context)
+    html = renderer.render(f"{base}.html.j2", context)
 
     reply = EmailMessage(policy=SMTP)
     reply["From"] = _address(settings.owner_name, decision.owner_address)
     reply["To"] = _address(context["sender"]["name"], decision.recipient)
+    if routing and routing.cc_delegate and routing.delegate:
+        reply["Cc"] = _address(routing.delegate.name, routing.delegate.email)
     reply["Subject"] = reply_subject(msg.subject, settings.subject_prefix)
     reply["Date"] = email.utils.format_datetime(now)
     reply["Message-ID"] = message_id
@@ -159,6 +211,68 @@ def compose_reply(
     reply.set_content(text)
     reply.add_alternative(html, subtype="html")
     return reply
+
+
+def compose_forward(
+    msg: Inbound,
+    original: bytes,
+    decision: Decision,
+    settings: ReplySettings,
+    routing: Routing,
+    *,
+    ref: str,
+    message_id: str,
+    now: datetime,
+) -> EmailMessage:
+    """The inquiry forwarded to the delegate: a short note plus the original attached.
+
+    Marked ``Auto-Submitted: auto-forwarded`` (RFC 3834 §5) so that no responder, ours
+    included, ever answers it, and ``X-Auto-Response-Suppress: All`` for Exchange.
+    """
+    if routing.delegate is None or decision.owner_address is None:
+        raise ValueError("compose_forward needs a delegate")
+    fwd = EmailMessage(policy=SMTP)
+    fwd["From"] = _address(settings.owner_name, decision.owner_address)
+    fwd["To"] = _address(routing.delegate.name, routing.delegate.email)
+    fwd["Subject"] = f"[{ref}] Fwd: {reply_subject(msg.subject, '')}"
+    fwd["Date"] = email.utils.format_datetime(now)
+    fwd["Message-ID"] = message_id
+    if msg.message_id:
+        fwd["References"] = msg.message_id
+    fwd["Auto-Submitted"] = "auto-forwarded"
+    fwd["X-Auto-Response-Suppress"] = "All"
+    fwd["X-Loop"] = decision.owner_address
+    fwd.set_content(_forward_note(msg, settings, routing, ref, decision))
+    if decision.recipient:
+        fwd["Reply-To"] = decision.recipient
+    try:
+        inner = email.message_from_bytes(original, policy=email.policy.default)
+        fwd.add_attachment(inner)
+        fwd.as_bytes()  # a hostile original must fail here, not in the outbox
+    except Exception:  # a hostile original: attach the raw bytes, which always serialise
+        fwd.clear_content()
+        fwd.set_content(_forward_note(msg, settings, routing, ref, decision))
+        fwd.add_attachment(
+            original, maintype="application", subtype="octet-stream", filename="inquiry.eml"
+        )
+    return fwd
+
+
+def _forward_note(
+    msg: Inbound, settings: ReplySettings, routing: Routing, ref: str, decision: Decision
+) -> str:
+    assert routing.delegate is not None
+    who = decision.recipient or ""
+    sender = clean(f"{msg.from_name} <{who}>" if msg.from_name else who)
+    return (
+        f"Hello {clean(routing.delegate.name)},\n\n"
+        f"{settings.owner_name} is away until {format_day(settings.away_end, settings.timezone)} "
+        f"and asked ooo to pass this inquiry from {sender} to you"
+        f" ({routing.route or routing.audience_reason}).\n\n"
+        f"The sender got an automatic reply naming you; to answer them, reply to this message "
+        f"(Reply-To is their address). The reference is {ref}.\n\n"
+        "The original message is attached.\n"
+    )
 
 
 def _address(name: str, addr: str) -> Address:

@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from ooo.errors import ConfigError
+from ooo.network import NetworkEntry
 from ooo.parse import is_address, normalize_address
 
 ENV_VAR = "OOO_CONFIG"
@@ -161,6 +162,109 @@ class TemplatesConfig(_Model):
     """Your own templates (reply.txt.j2, reply.html.j2); files here win over the defaults."""
 
 
+class Person(_Model):
+    """A delegate: someone who can help while the owner is away."""
+
+    name: str = Field(min_length=1)
+    email: Address
+    handle: str | None = None
+    """Optional, shown next to the name (e.g. "@carol@hachyderm.io")."""
+
+
+_DOMAIN = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")
+_TEMPLATE_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _domain_or_address(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    text = value.strip().lower().lstrip("@")
+    if "@" in text:
+        return _address(text)
+    if not _DOMAIN.fullmatch(text):
+        raise ValueError(
+            f"expected an address (a@example.com) or a domain (example.com): {value!r}"
+        )
+    return text
+
+
+AddressOrDomain = Annotated[str, BeforeValidator(_domain_or_address)]
+Domain = Annotated[str, BeforeValidator(_domain_or_address)]
+
+
+class AudienceBehaviour(_Model):
+    """How one audience (internal, external, vip) is answered."""
+
+    reply: bool = True
+    """False: senders of this audience get no automatic reply (they are still tracked)."""
+    template: str = "reply"
+    """Base name of the templates: "vip" uses vip.txt.j2 and vip.html.j2."""
+    delegate: Person | None = None
+    """Overrides [delegate] for this audience."""
+    cc_delegate: bool = False
+    """Copy the delegate on the reply, so they can answer the sender directly."""
+    forward_to_delegate: bool = False
+    """Forward the inquiry to the delegate (marked Auto-Submitted: auto-forwarded)."""
+
+    @field_validator("template")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if not _TEMPLATE_NAME.fullmatch(value):
+            raise ValueError('expected a template base name like "vip" (letters, digits, - and _)')
+        return value
+
+
+class AudiencesConfig(_Model):
+    internal_domains: list[Domain] | None = None
+    """Domains (and their subdomains) whose senders are "internal"; default: the domains of
+    owner.addresses."""
+    vip: list[AddressOrDomain] = []
+    """Addresses or domains (with subdomains) whose senders are VIPs."""
+    external_replies: Literal["all", "known"] = "all"
+    """Like Exchange's external audience: "known" answers only external senders the owner
+    has written to (found in the Sent folder) or listed in contacts_file."""
+    contacts_file: Path | None = None
+    """One address per line (# comments allowed), or a vCard file: known senders."""
+    sent_folder: str = "Sent"
+    """Where to find who the owner has written to, for external_replies = "known"."""
+
+
+class ReplyConfig(_Model):
+    share_subject: bool = False
+    """Put the sender's subject in "ask my network" links (never for internal senders)."""
+    internal: AudienceBehaviour = AudienceBehaviour()
+    external: AudienceBehaviour = AudienceBehaviour()
+    vip: AudienceBehaviour = AudienceBehaviour()
+
+
+class RouteConfig(_Model):
+    """A rule that picks a delegate and/or a template. The first matching route wins; every
+    condition given must match, and at least one must be given."""
+
+    name: str | None = None
+    from_: list[AddressOrDomain] = Field(default=[], alias="from")
+    to: list[Address] = []
+    subject_contains: list[str] = []
+    body_contains: list[str] = []
+    delegate: Person | None = None
+    template: str | None = None
+    cc_delegate: bool | None = None
+    forward_to_delegate: bool | None = None
+    reply: bool | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _has_condition(self) -> RouteConfig:
+        if not (self.from_ or self.to or self.subject_contains or self.body_contains):
+            raise ValueError(
+                "a route needs at least one condition: from, to, subject_contains or body_contains"
+            )
+        if self.template is not None and not _TEMPLATE_NAME.fullmatch(self.template):
+            raise ValueError('template: expected a base name like "billing"')
+        return self
+
+
 class LimitsConfig(_Model):
     batch_size: int = Field(default=100, ge=1, le=10_000)
 
@@ -173,6 +277,11 @@ class Config(_Model):
     state: StateConfig = StateConfig()
     templates: TemplatesConfig = TemplatesConfig()
     limits: LimitsConfig = LimitsConfig()
+    network: list[NetworkEntry] = []
+    delegate: Person | None = None
+    audiences: AudiencesConfig = AudiencesConfig()
+    reply: ReplyConfig = ReplyConfig()
+    route: list[RouteConfig] = []
 
     path: Path | None = Field(default=None, exclude=True)
 
@@ -206,6 +315,20 @@ class Config(_Model):
                 f"away.end ({self.away.end.isoformat()}) must be after away.start "
                 f"({self.away.start.isoformat()})"
             )
+        for i, route in enumerate(self.route):
+            wants_delegate = route.cc_delegate or route.forward_to_delegate
+            if wants_delegate and not (route.delegate or self.delegate):
+                raise ValueError(
+                    f"route[{i}] copies or forwards to a delegate, but neither the route nor "
+                    f"[delegate] names one"
+                )
+        for name in ("internal", "external", "vip"):
+            b: AudienceBehaviour = getattr(self.reply, name)
+            if (b.cc_delegate or b.forward_to_delegate) and not (b.delegate or self.delegate):
+                raise ValueError(
+                    f"reply.{name} copies or forwards to a delegate, but neither it nor "
+                    f"[delegate] names one"
+                )
         for section, sec in (("mailbox", self.mailbox), ("smtp", self.smtp)):
             if sec.security == "plain" and not is_loopback(sec.host):
                 raise ValueError(
@@ -267,8 +390,12 @@ def loads(text: str, path: Path) -> Config:
 
 
 def _describe(err: Any, text: str, path: Path) -> str:
-    loc = [str(p) for p in err.get("loc", ()) if not isinstance(p, int)]
-    key = ".".join(loc) or "(top level)"
+    raw_loc = list(err.get("loc", ()))
+    loc = [str(p) for p in raw_loc if not isinstance(p, int)]
+    key = ""
+    for part in raw_loc:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    key = key or "(top level)"
     kind = err.get("type", "")
     msg = err.get("msg", "invalid")
     msg = msg.removeprefix("Value error, ")
@@ -277,7 +404,7 @@ def _describe(err: Any, text: str, path: Path) -> str:
     elif kind == "missing":
         msg = "missing: this key is required"
     given = err.get("input")
-    where = _line_of(text, loc)
+    where = _line_of(text, raw_loc)
     prefix = f"{path}:{where}" if where else f"{path}"
     shown = "" if kind in ("missing",) or isinstance(given, dict) else f" (given: {given!r})"
     if not loc:
@@ -285,17 +412,25 @@ def _describe(err: Any, text: str, path: Path) -> str:
     return f"{prefix}: {key}: {msg}{shown}"
 
 
-def _line_of(text: str, loc: list[str]) -> int | None:
+def _line_of(text: str, raw_loc: list[Any]) -> int | None:
     """The line where ``loc`` is set, found by reading the file as the user wrote it. TOML
-    parsers keep no positions, and a message without a line number sends people searching."""
+    parsers keep no positions, and a message without a line number sends people searching.
+    An index (``network[2]``) picks the third ``[[network]]`` table."""
+    loc = [str(p) for p in raw_loc if not isinstance(p, int)]
     if not loc:
         return None
     lines = text.splitlines()
+    index = next((p for p in raw_loc if isinstance(p, int)), 0)
+    if isinstance(raw_loc[-1], int):
+        loc.append("")  # the entry itself is wrong: point at its header
     table, key = loc[:-1], loc[-1]
     start = 0
     if table:
         header = re.compile(r"^\s*\[+\s*" + re.escape(".".join(table)) + r"\s*\]+")
-        start = next((i for i, line in enumerate(lines) if header.match(line)), -1)
+        found = [i for i, line in enumerate(lines) if header.match(line)]
+        start = found[index] if index < len(found) else (found[0] if found else -1)
+        if not key:
+            return start + 1 if start >= 0 else None
         if start < 0:
             # the key may be the table itself ([away] missing a key): point at the table
             return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -26,7 +27,9 @@ from ooo.config import Config
 from ooo.engine import Engine, EngineSettings
 from ooo.errors import UserError
 from ooo.mailbox.base import Mailbox, MailboxAuthError, MailboxError, MailboxUnavailable
+from ooo.parse import Inbound
 from ooo.policy import Owner
+from ooo.routing import Routing, route
 from ooo.secrets import password_provider
 from ooo.store import Store
 from ooo.transport.base import Transport
@@ -65,6 +68,7 @@ def engine_settings(cfg: Config) -> EngineSettings:
             away_start=cfg.away.start,
             away_end=cfg.away.end,
             subject_prefix=cfg.away.subject_prefix,
+            share_subject=cfg.reply.share_subject,
         ),
         window_start=cfg.away.start,
         window_end=cfg.away.end,
@@ -74,6 +78,47 @@ def engine_settings(cfg: Config) -> EngineSettings:
         sent_folder=cfg.mailbox.sent_folder,
         batch_size=cfg.limits.batch_size,
     )
+
+
+_ADDRESS_IN_TEXT = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+
+
+def read_contacts(path: Path) -> set[str]:
+    """Every address in a contacts file: one per line, a CSV export or a vCard file alike."""
+    try:
+        text = path.expanduser().read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise UserError(
+            f"cannot read audiences.contacts_file {path}: {exc.strerror or exc}",
+            advice="fix the path, or remove contacts_file from [audiences]",
+        ) from exc
+    lines = (line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    return {m.lower() for line in lines for m in _ADDRESS_IN_TEXT.findall(line)}
+
+
+def known_senders(cfg: Config, mailbox: Mailbox) -> frozenset[str]:
+    """Who counts as "known" for external_replies = "known": contacts plus everyone the owner
+    has written to (the recipients in the Sent folder)."""
+    known: set[str] = set()
+    if cfg.audiences.contacts_file:
+        known |= read_contacts(cfg.audiences.contacts_file)
+    sent = mailbox.correspondents(cfg.audiences.sent_folder)
+    log.info(
+        "known senders: %d from the %r folder, %d in all",
+        len(sent),
+        cfg.audiences.sent_folder,
+        len(known | sent),
+    )
+    return frozenset(known | sent)
+
+
+def make_router(
+    cfg: Config, known: Callable[[], frozenset[str]]
+) -> Callable[[Inbound, str], Routing]:
+    def router(msg: Inbound, sender: str) -> Routing:
+        return route(msg, sender, cfg, known())
+
+    return router
 
 
 def make_mailbox(cfg: Config) -> Mailbox:
@@ -116,6 +161,7 @@ class Daemon:
         self._stop = threading.Event()
         self._interruptible = False
         self._finished = False
+        self._known: frozenset[str] | None = None
 
     def request_stop(self) -> None:
         """Ask the loop to stop at its next safe point (what SIGTERM does, for threads)."""
@@ -161,7 +207,14 @@ class Daemon:
         mailbox = self.mailbox or make_mailbox(cfg)
         transport = self.transport or make_transport(cfg)
         engine = Engine(
-            settings, mailbox, transport, store, renderer, self.clock, dry_run=self.dry_run
+            settings,
+            mailbox,
+            transport,
+            store,
+            renderer,
+            self.clock,
+            dry_run=self.dry_run,
+            router=make_router(cfg, lambda: self._known or frozenset()),
         )
         handlers = {}
         if threading.current_thread() is threading.main_thread():
@@ -204,6 +257,8 @@ class Daemon:
                 continue
             try:
                 mailbox.open()
+                if self._known is None and cfg.audiences.external_replies == "known":
+                    self._known = known_senders(cfg, mailbox)
                 if attempt:
                     log.info("reconnected to the mailbox after %d attempt(s)", attempt)
                 attempt = 0

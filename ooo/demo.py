@@ -11,14 +11,17 @@ import email
 import email.policy
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ooo.compose import Renderer, ReplySettings
-from ooo.engine import Engine, EngineSettings, Outcome
+from ooo.compose import Renderer
+from ooo.config import loads
+from ooo.daemon import engine_settings, make_router
+from ooo.engine import Engine, Outcome
 from ooo.mailbox.memory import MemoryMailbox
-from ooo.policy import DESCRIPTIONS, Owner, Reason
+from ooo.policy import DESCRIPTIONS, Reason
 from ooo.store import Store
 from ooo.transport.memory import MemoryTransport
 
@@ -27,6 +30,112 @@ OWNER_ADDRESS = "bob@example.com"
 TZ = ZoneInfo("Europe/Berlin")
 START = datetime(2026, 12, 19, 18, 0, tzinfo=TZ)
 END = datetime(2026, 12, 28, 9, 0, tzinfo=TZ)
+
+#: The demo's own config: the same file format and validation as a real one.
+DEMO_CONFIG = f"""
+[owner]
+name = "{OWNER}"
+addresses = ["{OWNER_ADDRESS}"]
+timezone = "{TZ.key}"
+
+[away]
+start = {START.replace(tzinfo=None).isoformat()}
+end = {END.replace(tzinfo=None).isoformat()}
+reply_interval = "7d"
+
+[mailbox]   # not used: the demo reads an in-memory mailbox
+host = "127.0.0.1"
+security = "plain"
+username = "demo"
+
+[smtp]      # not used: the demo's replies go to an in-memory outbox
+host = "127.0.0.1"
+security = "plain"
+
+[[network]]
+kind = "mastodon"
+handle = "@bob@hachyderm.io"
+
+[[network]]
+kind = "github"
+handle = "acme/api"
+label = "The API's discussion forum"
+
+[[network]]
+kind = "slack"
+label = "#platform-help"
+url = "https://acme.slack.com/archives/C0123"
+
+[delegate]
+name = "Carol Colleague"
+email = "carol@example.com"
+handle = "@carol@hachyderm.io"
+
+[audiences]
+vip = ["bigcustomer.example"]
+
+[reply.vip]
+cc_delegate = true
+
+[[route]]
+name = "billing"
+subject_contains = ["invoice", "billing"]
+delegate = {{ name = "Dave Finance", email = "dave@example.com" }}
+forward_to_delegate = true
+"""
+
+#: The demo's own config: the same file format and validation as a real one.
+DEMO_CONFIG = f"""
+[owner]
+name = "{OWNER}"
+addresses = ["{OWNER_ADDRESS}"]
+timezone = "{TZ.key}"
+
+[away]
+start = {START.replace(tzinfo=None).isoformat()}
+end = {END.replace(tzinfo=None).isoformat()}
+reply_interval = "7d"
+
+[mailbox]   # not used: the demo reads an in-memory mailbox
+host = "127.0.0.1"
+security = "plain"
+username = "demo"
+
+[smtp]      # not used: the demo's replies go to an in-memory outbox
+host = "127.0.0.1"
+security = "plain"
+
+[[network]]
+kind = "mastodon"
+handle = "@bob@hachyderm.io"
+
+[[network]]
+kind = "github"
+handle = "acme/api"
+label = "The API's discussion forum"
+
+[[network]]
+kind = "slack"
+label = "#platform-help"
+url = "https://acme.slack.com/archives/C0123"
+
+[delegate]
+name = "Carol Colleague"
+email = "carol@example.com"
+handle = "@carol@hachyderm.io"
+
+[audiences]
+vip = ["bigcustomer.example"]
+
+[reply.vip]
+cc_delegate = true
+
+[[route]]
+name = "billing"
+subject_contains = ["invoice", "billing"]
+delegate = {{ name = "Dave Finance", email = "dave@example.com" }}
+forward_to_delegate = true
+"""
 
 
 @dataclass(frozen=True)
@@ -154,6 +263,26 @@ Subject: Lunch next week?
 Message-ID: <cc-1@elsewhere.example>""",
     ),
     _mail(
+        26,
+        10,
+        """
+From: Vera VIP <vera@bigcustomer.example>
+Return-Path: <vera@bigcustomer.example>
+To: bob@example.com
+Subject: Contract renewal next quarter
+Message-ID: <vip-1@bigcustomer.example>""",
+    ),
+    _mail(
+        26,
+        15,
+        """
+From: Ivan Buyer <ivan@shop.example>
+Return-Path: <ivan@shop.example>
+To: bob@example.com
+Subject: Invoice 2026-117: wrong VAT rate?
+Message-ID: <inv-1@shop.example>""",
+    ),
+    _mail(
         27,
         18,
         """
@@ -172,14 +301,8 @@ def run_demo(out: Callable[[str], None] = print, show_reply: bool = True) -> dic
     transport = MemoryTransport()
     store = Store(":memory:")
     clock_now = [START - timedelta(days=1)]
-    settings = EngineSettings(
-        owner=Owner((OWNER_ADDRESS,)),
-        reply=ReplySettings(OWNER, TZ, START, END),
-        window_start=START,
-        window_end=END,
-        interval=timedelta(days=7),
-        mailbox_id="memory:demo/INBOX",
-    )
+    cfg = loads(DEMO_CONFIG, Path("(built-in demo config)"))
+    settings = replace(engine_settings(cfg), mailbox_id="memory:demo/INBOX")
     outcomes: list[Outcome] = []
     engine = Engine(
         settings,
@@ -189,6 +312,7 @@ def run_demo(out: Callable[[str], None] = print, show_reply: bool = True) -> dic
         Renderer(),
         lambda: clock_now[0],
         on_outcome=outcomes.append,
+        router=make_router(cfg, frozenset),
     )
     out(
         f"ooo demo: {OWNER} <{OWNER_ADDRESS}> is away "
@@ -211,10 +335,23 @@ def run_demo(out: Callable[[str], None] = print, show_reply: bool = True) -> dic
         mark = "REPLY " if o.decision.reply else "skip  "
         out(f"{stamp}  {mark} {who:<32} {o.message.subject[:44]!r}")
         out(f"{'':18}→ {o.decision.describe()}")
+        if o.routing and o.decision.reply:
+            r = o.routing
+            helper = ""
+            if r.delegate:
+                how = (
+                    "forwarded to" if r.forward_to_delegate else "cc" if r.cc_delegate else "names"
+                )
+                helper = f", {how} {r.delegate.name}"
+            out(f"{'':20}{r.audience} ({r.audience_reason}){helper}; {o.ref}")
+            if r.route:
+                out(f"{'':20}{r.route}")
     reasons = Counter(o.decision.reason for o in outcomes)
     out("")
+    forwards = sum(1 for s in transport.sent if b"auto-forwarded" in s.raw)
     out(
-        f"{len(outcomes)} messages, {len(transport.sent)} replies sent, "
+        f"{len(outcomes)} messages, {len(transport.sent) - forwards} replies and {forwards} "
+        f"forward(s) to a delegate sent, "
         f"{len(outcomes) - reasons[Reason.REPLY]} left alone:"
     )
     for reason, count in reasons.most_common():

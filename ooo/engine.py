@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 
-from ooo.compose import Renderer, ReplySettings, compose_reply
+from ooo.compose import Renderer, ReplySettings, compose_forward, compose_reply
 from ooo.mailbox.base import CursorInvalid, FetchedMessage, Mailbox, MailboxError
 from ooo.parse import Inbound, parse
 from ooo.policy import Decision, Owner, Reason, decide
+from ooo.refs import new_ref
+from ooo.routing import Routing
 from ooo.store import Store
 from ooo.transport.base import (
     Transport,
@@ -62,6 +64,19 @@ class Outcome:
     message: Inbound
     decision: Decision
     reply: bytes | None = None
+    routing: Routing | None = None
+    ref: str | None = None
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A message to send, composed but not yet committed to the outbox."""
+
+    kind: str
+    recipient: str
+    message_id: str
+    raw: bytes
+    cc: tuple[str, ...] = ()
 
 
 @dataclass
@@ -74,6 +89,8 @@ class Engine:
     clock: Callable[[], datetime]
     dry_run: bool = False
     on_outcome: Callable[[Outcome], None] | None = None
+    router: Callable[[Inbound, str], Routing] | None = None
+    """Audience/delegate routing (ooo.routing.route bound to the config); None: plain replies."""
     _epoch: int = field(default=0, init=False)
 
     # -- start-up ---------------------------------------------------------------------------
@@ -157,27 +174,26 @@ class Engine:
             return None  # a batch replayed after a crash: decided already
         msg = parse(fetched.key, fetched.headers, fetched.body, fetched.received_at, fetched.size)
         now = self.clock()
-        raw: bytes | None = None
-        reply_id: str | None = None
+        outgoing: list[Queued] = []
+        routing: Routing | None = None
+        ref: str | None = None
         try:
             decision = self.decide(msg, now)
+            if decision.reply and self.router and decision.recipient:
+                routing = self.router(msg, decision.recipient)
+                if not routing.reply:
+                    unknown = "external_replies" in routing.no_reply_reason
+                    reason = Reason.UNKNOWN_SENDER if unknown else Reason.AUDIENCE_OFF
+                    decision = Decision(reason, routing.no_reply_reason)
             if decision.reply:
-                reply_id = make_msgid(domain=_domain(decision.owner_address))
-                reply = compose_reply(
-                    msg,
-                    decision,
-                    self.settings.reply,
-                    self.renderer,
-                    message_id=reply_id,
-                    now=now,
-                )
-                raw = reply.as_bytes()
-        except Exception as exc:
+                ref = new_ref(self.store.ref_exists)
+                outgoing = self._compose(fetched, msg, decision, routing, ref, now)
+        except Exception as exc:  # the daemon never crashes on a message
             log.exception("message %s from %s: could not be handled", fetched.key, msg.sender)
             decision = Decision(Reason.ERROR, f"{type(exc).__name__}: {exc}"[:300])
-            raw = reply_id = None
-        self._record(msg, decision, raw, reply_id, now)
-        outcome = Outcome(msg, decision, raw)
+            outgoing, ref = [], None
+        self._record(msg, decision, outgoing, routing, ref, now)
+        outcome = Outcome(msg, decision, outgoing[0].raw if outgoing else None, routing, ref)
         log.info(
             "%s from=%s subject=%.60r -> %s%s",
             fetched.key,
@@ -206,14 +222,57 @@ class Engine:
             now=now,
         )
 
+    def _compose(
+        self,
+        fetched: FetchedMessage,
+        msg: Inbound,
+        decision: Decision,
+        routing: Routing | None,
+        ref: str,
+        now: datetime,
+    ) -> list[Queued]:
+        assert decision.recipient is not None
+        domain = _domain(decision.owner_address)
+        reply_id = make_msgid(domain=domain)
+        reply = compose_reply(
+            msg,
+            decision,
+            self.settings.reply,
+            self.renderer,
+            message_id=reply_id,
+            now=now,
+            routing=routing,
+            ref=ref,
+        )
+        delegate = routing.delegate if routing else None
+        cc = (delegate.email,) if routing and routing.cc_delegate and delegate else ()
+        out = [Queued("reply", decision.recipient, reply_id, reply.as_bytes(), cc)]
+        if routing and routing.forward_to_delegate and delegate:
+            fwd_id = make_msgid(domain=domain)
+            fwd = compose_forward(
+                msg,
+                fetched.headers + fetched.body,
+                decision,
+                self.settings.reply,
+                routing,
+                ref=ref,
+                message_id=fwd_id,
+                now=now,
+            )
+            out.append(Queued("forward", delegate.email, fwd_id, fwd.as_bytes()))
+        return out
+
     def _record(
         self,
         msg: Inbound,
         decision: Decision,
-        raw: bytes | None,
-        reply_id: str | None,
+        outgoing: list[Queued],
+        routing: Routing | None,
+        ref: str | None,
         now: datetime,
     ) -> None:
+        audience = routing.audience if routing else None
+        route = routing.route if routing else None
         with self.store.transaction():
             row = self.store.record_message(
                 mailbox=self.settings.mailbox_id,
@@ -227,6 +286,10 @@ class Engine:
                 decided_at=now,
                 reason=decision.reason.value,
                 detail=decision.detail,
+                ref=ref,
+                audience=audience,
+                route=route,
+                delegate=routing.delegate.email if routing and routing.delegate else None,
             )
             self.store.event(
                 "decision",
@@ -237,23 +300,30 @@ class Engine:
                 subject=msg.subject[:200],
                 reason=decision.reason.value,
                 detail=decision.detail,
+                ref=ref,
+                audience=audience,
+                route=route,
             )
-            if raw is not None and reply_id is not None and decision.recipient:
-                envelope = "" if self.settings.null_envelope else (decision.owner_address or "")
+            envelope = "" if self.settings.null_envelope else (decision.owner_address or "")
+            for item in outgoing:
                 self.store.queue_reply(
                     message_row=row,
-                    recipient=decision.recipient,
-                    message_id=reply_id,
+                    recipient=item.recipient,
+                    message_id=item.message_id,
                     envelope_from=envelope,
-                    raw=raw,
+                    raw=item.raw,
                     now=now,
+                    kind=item.kind,
+                    cc=item.cc,
                 )
                 self.store.event(
-                    "reply_queued",
+                    f"{item.kind}_queued",
                     now,
                     key=msg.key,
-                    to=decision.recipient,
-                    reply_message_id=reply_id,
+                    to=item.recipient,
+                    cc=list(item.cc),
+                    message_id=item.message_id,
+                    ref=ref,
                 )
 
     # -- sending ----------------------------------------------------------------------------
@@ -273,7 +343,7 @@ class Engine:
                     if self.dry_run:
                         log.info("dry run: would send %s to %s", item.message_id, item.recipient)
                     else:
-                        self.transport.send(item.raw, item.envelope_from, [item.recipient])
+                        self.transport.send(item.raw, item.envelope_from, item.recipients)
                 except TransportRejected as exc:
                     with self.store.transaction():
                         self.store.set_reply_state(item.id, "failed", now, error=str(exc))
@@ -306,8 +376,10 @@ class Engine:
                         reply_message_id=item.message_id,
                     )
                 sent += 1
-                log.info("replied to %s (%s)", item.recipient, item.message_id)
-                if not self.dry_run:
+                verb = "replied to" if item.kind == "reply" else "forwarded to"
+                cc = f" (cc {', '.join(item.cc)})" if item.cc else ""
+                log.info("%s %s%s: %s", verb, item.recipient, cc, item.message_id)
+                if not self.dry_run and item.kind == "reply":
                     self._after_send(item.message_key, item.raw)
 
     def _after_send(self, key: str, raw: bytes) -> None:

@@ -37,6 +37,8 @@ class Reason(StrEnum):
     ALREADY_REPLIED = "already_replied"
     DUPLICATE = "duplicate_message"
     ERROR = "internal_error"
+    UNKNOWN_SENDER = "unknown_external_sender"
+    AUDIENCE_OFF = "no_reply_for_audience"
 
 
 DESCRIPTIONS: dict[Reason, str] = {
@@ -57,6 +59,8 @@ DESCRIPTIONS: dict[Reason, str] = {
     Reason.ALREADY_REPLIED: "this sender already got a reply within the reply interval",
     Reason.DUPLICATE: "the same Message-ID was handled before",
     Reason.ERROR: "ooo could not handle this message (a bug; see the log)",
+    Reason.UNKNOWN_SENDER: 'external sender the owner never wrote to (external_replies = "known")',
+    Reason.AUDIENCE_OFF: "the config says not to answer this audience or route",
 }
 
 _LIST_HEADERS = (

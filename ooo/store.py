@@ -26,7 +26,7 @@ from typing import Any
 
 from ooo.errors import UserError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -78,6 +78,20 @@ CREATE TABLE IF NOT EXISTS event (
 CREATE TABLE IF NOT EXISTS status (key TEXT PRIMARY KEY, value TEXT NOT NULL, at TEXT NOT NULL);
 """
 
+# Each entry takes the schema from version N-1 to N. Never edit one that has shipped.
+_MIGRATIONS: dict[int, str] = {
+    1: _SCHEMA,
+    2: """
+ALTER TABLE message ADD COLUMN ref TEXT;
+ALTER TABLE message ADD COLUMN audience TEXT;
+ALTER TABLE message ADD COLUMN route TEXT;
+ALTER TABLE message ADD COLUMN delegate TEXT;
+CREATE UNIQUE INDEX message_ref ON message (ref) WHERE ref IS NOT NULL;
+ALTER TABLE reply ADD COLUMN kind TEXT NOT NULL DEFAULT 'reply';
+ALTER TABLE reply ADD COLUMN cc TEXT NOT NULL DEFAULT '';
+""",
+}
+
 
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
@@ -96,6 +110,13 @@ class OutboxItem:
     raw: bytes
     attempts: int
     message_key: str
+    kind: str = "reply"
+    """"reply" to the sender, or "forward" to a delegate."""
+    cc: tuple[str, ...] = ()
+
+    @property
+    def recipients(self) -> list[str]:
+        return [self.recipient, *self.cc]
 
 
 def _touch_private(path: Path) -> None:
@@ -144,10 +165,12 @@ class Store:
                 f"(schema {version}, this one knows {SCHEMA_VERSION})",
                 advice="upgrade ooo, or move the state directory aside to start afresh",
             )
-        if version < SCHEMA_VERSION:
-            # executescript commits any open transaction first, so the script carries its own.
+        while version < SCHEMA_VERSION:
+            version += 1
+            # executescript commits any open transaction first, so each step carries its own:
+            # a crash mid-migration leaves the previous version intact.
             self.db.executescript(
-                f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
+                f"BEGIN IMMEDIATE;{_MIGRATIONS[version]}PRAGMA user_version = {version};COMMIT;"
             )
 
     @contextlib.contextmanager
@@ -223,6 +246,9 @@ class Store:
             is not None
         )
 
+    def ref_exists(self, ref: str) -> bool:
+        return self.db.execute("SELECT 1 FROM message WHERE ref = ?", (ref,)).fetchone() is not None
+
     def seen_message_id(self, message_id: str) -> bool:
         return (
             self.db.execute(
@@ -246,10 +272,15 @@ class Store:
         decided_at: datetime,
         reason: str,
         detail: str,
+        ref: str | None = None,
+        audience: str | None = None,
+        route: str | None = None,
+        delegate: str | None = None,
     ) -> int:
         cur = self.db.execute(
             "INSERT INTO message (mailbox, epoch, key, message_id, sender, from_name, subject, "
-            "received_at, decided_at, reason, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "received_at, decided_at, reason, detail, ref, audience, route, delegate) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 mailbox,
                 epoch,
@@ -262,6 +293,10 @@ class Store:
                 iso(decided_at),
                 reason,
                 detail,
+                ref,
+                audience,
+                route,
+                delegate,
             ),
         )
         assert cur.lastrowid is not None
@@ -269,7 +304,8 @@ class Store:
 
     def last_reply_at(self, recipient: str) -> datetime | None:
         row = self.db.execute(
-            "SELECT max(created_at) FROM reply WHERE recipient = ?", (recipient,)
+            "SELECT max(created_at) FROM reply WHERE recipient = ? AND kind = 'reply'",
+            (recipient,),
         ).fetchone()
         return from_iso(row[0])
 
@@ -284,11 +320,23 @@ class Store:
         envelope_from: str,
         raw: bytes,
         now: datetime,
+        kind: str = "reply",
+        cc: tuple[str, ...] = (),
     ) -> int:
         cur = self.db.execute(
             "INSERT INTO reply (message, recipient, message_id, envelope_from, raw, state, "
-            "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
-            (message_row, recipient, message_id, envelope_from, raw, iso(now), iso(now)),
+            "next_attempt_at, created_at, kind, cc) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+            (
+                message_row,
+                recipient,
+                message_id,
+                envelope_from,
+                raw,
+                iso(now),
+                iso(now),
+                kind,
+                ",".join(cc),
+            ),
         )
         assert cur.lastrowid is not None
         return cur.lastrowid
@@ -296,7 +344,8 @@ class Store:
     def due_replies(self, now: datetime, limit: int = 100) -> list[OutboxItem]:
         rows = self.db.execute(
             "SELECT reply.id, recipient, reply.message_id, envelope_from, raw, attempts, "
-            "message.key AS message_key FROM reply JOIN message ON message.id = reply.message "
+            "message.key AS message_key, kind, cc FROM reply "
+            "JOIN message ON message.id = reply.message "
             "WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY reply.id LIMIT ?",
             (iso(now), limit),
         ).fetchall()
@@ -309,6 +358,8 @@ class Store:
                 r["raw"],
                 r["attempts"],
                 r["message_key"],
+                r["kind"],
+                tuple(a for a in r["cc"].split(",") if a),
             )
             for r in rows
         ]

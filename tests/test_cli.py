@@ -33,7 +33,9 @@ def test_demo_runs_without_a_server_or_config(tmp_path: Path) -> None:
     done = ooo("demo", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "3 replies sent" in out
+    assert "5 replies and 1 forward(s) to a delegate sent" in out
+    assert "vip (listed as VIP: bigcustomer.example), cc Carol Colleague" in out
+    assert "route[0] 'billing': subject contains 'invoice'" in out
     for reason in (
         "mailing_list",
         "null_return_path",

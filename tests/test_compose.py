@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ooo.compose import Renderer, ReplySettings, compose_reply, reply_subject
+from ooo.compose import Renderer, ReplySettings, compose_reply, context_for, reply_subject
 from ooo.errors import UserError
 from ooo.parse import parse
-from ooo.policy import Owner, decide
+from ooo.policy import Decision, Owner, Reason, decide
 from tests.helpers import END, INSIDE, OWNER, START, raw_message
 
 SETTINGS = ReplySettings("Bob Example", ZoneInfo("Europe/Berlin"), START, END)
@@ -133,13 +133,9 @@ def test_templates_run_in_a_sandbox(tmp_path) -> None:  # type: ignore[no-untype
 
 
 def _sample() -> dict[str, object]:
-    return {
-        "owner": {"name": "B", "address": OWNER},
-        "sender": {"name": "", "address": "a@x"},
-        "subject": "s",
-        "back_on": "Monday",
-        "away": {"back_on": "Monday"},
-    }
+    msg = parse("1", b"From: Sam <sam@example.org>\r\nSubject: s\r\n\r\n")
+    decision = Decision(Reason.REPLY, owner_address=OWNER, recipient="sam@example.org")
+    return context_for(msg, decision, SETTINGS, ref="OOO-ABC123")
 
 
 hostile_text = st.text(

@@ -88,7 +88,7 @@ def test_bad_duration_and_address_are_both_reported() -> None:
     )
     text = text.replace('["Bob@Example.com"]', '["bob"]')
     found = problems(text)
-    assert any("owner.addresses: expected an email address" in p for p in found)
+    assert any("owner.addresses[0]: expected an email address" in p for p in found)
     assert any("away.reply_interval" in p and "'soon'" in p for p in found)
 
 

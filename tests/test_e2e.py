@@ -61,7 +61,7 @@ def test_daemon_answers_an_inquiry_over_real_servers(
     assert reply["Return-Path"] == "<>"  # the envelope sender was null (RFC 3834 §3.3)
     assert reply.get_content_type() == "multipart/alternative"
     text = reply.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert "I am away and back on" in text
+    assert "away until" in text
     settle(mail_stack, responder)
 
     with mail_stack.imap(responder.owner) as client:

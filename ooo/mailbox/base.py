@@ -115,6 +115,12 @@ class Mailbox(abc.ABC):
     def append(self, folder: str, raw: bytes, seen: bool = True) -> None:
         """Store a copy of a message (a sent reply) in another folder."""
 
+    @abc.abstractmethod
+    def correspondents(self, folder: str, limit: int = 20_000) -> set[str]:
+        """Lowercase addresses in To/Cc/Bcc of the newest ``limit`` messages of ``folder``
+        (with the Sent folder: everyone the owner has written to). A missing folder gives an
+        empty set. The watched folder stays selected afterwards."""
+
     def __enter__(self) -> Mailbox:
         self.open()
         return self

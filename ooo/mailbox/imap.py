@@ -46,6 +46,7 @@ from ooo.mailbox.base import (
     MailboxAuthError,
     MailboxUnavailable,
 )
+from ooo.parse import parse
 
 Security = Literal["ssl", "starttls", "plain"]
 SECURITY_MODES: tuple[Security, ...] = ("ssl", "starttls", "plain")
@@ -77,6 +78,9 @@ _SEARCH_ATTEMPTS = 3
 # in a row, means the socket is at EOF: imapclient swallows EOF and returns [] at once.
 _FAST_EMPTY_FRACTION = 0.5
 _FAST_EMPTY_LIMIT = 3
+
+
+_RECIPIENT_FIELDS = "BODY.PEEK[HEADER.FIELDS (TO CC BCC)]"
 
 
 class ImapMailbox(Mailbox):
@@ -379,6 +383,28 @@ class ImapMailbox(Mailbox):
                 client.create_folder(folder)
                 client.append(folder, raw, flags=flags)
         self._note_untagged_exists()
+
+    def correspondents(self, folder: str, limit: int = 20_000) -> set[str]:
+        client = self._require()
+        found: set[str] = set()
+        with self._mapped(f"reading the recipients in {folder!r}", client):
+            if not client.folder_exists(folder):
+                return found
+            client.select_folder(folder, readonly=True)
+            try:
+                uids = sorted(client.search("ALL"))[-limit:]
+                for start in range(0, len(uids), 500):
+                    data = client.fetch(uids[start : start + 500], [_RECIPIENT_FIELDS])
+                    for item in data.values():
+                        raw = next((v for k, v in item.items() if k.startswith(b"BODY[")), b"")
+                        found.update(parse(folder, raw or b"").recipients)
+            finally:
+                selected = client.select_folder(self.folder)
+                self._uidvalidity = int(selected[b"UIDVALIDITY"])
+                self._take_untagged_exists()
+        # New mail may have come while another folder was selected: let wait() look.
+        self._mail_announced = True
+        return found
 
     # -- waiting -------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from ooo.mailbox.base import (
     MailboxError,
     MailboxUnavailable,
 )
+from ooo.parse import parse
 
 SEEN = "\\Seen"
 
@@ -228,6 +229,15 @@ class MemoryMailbox(Mailbox):
             if folder == self.folder:
                 self._arrived = True
                 self._cond.notify_all()
+
+    def correspondents(self, folder: str, limit: int = 20_000) -> set[str]:
+        with self._cond:
+            self._check_connection()
+            messages = list(self._folders.get(folder, []))[-limit:]
+        found: set[str] = set()
+        for msg in messages:
+            found.update(parse(folder, split_message(msg.raw)[0]).recipients)
+        return found
 
     # -- internals -----------------------------------------------------------------------
 
