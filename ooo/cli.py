@@ -11,6 +11,7 @@ import email
 import email.policy
 import getpass
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -110,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `ooo preview | head`: the reader left; that is not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:
         if args.verbose:
             raise
@@ -162,8 +167,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         line(True, "window", window + (" — armed, not yet started" if now < cfg.away.start else ""))
     try:
-        Renderer(cfg.templates.dir).check(_sample_context(cfg))
-        line(True, "templates", "reply.txt.j2 and reply.html.j2 render")
+        names = Renderer(cfg.templates.dir).check(_sample_context(cfg), template_bases(cfg))
+        line(True, "templates", f"{', '.join(names)} render")
     except UserError as exc:
         line(False, "templates", exc.message)
     mailbox = make_mailbox(cfg)
@@ -192,8 +197,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _sample_context(cfg) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Template variables for a made-up inquiry, routed through the real config, so that a
+    template that only breaks with a delegate or network entries breaks at check time."""
     from ooo.compose import context_for
-    from ooo.daemon import engine_settings
+    from ooo.daemon import engine_settings, make_router
     from ooo.parse import parse
     from ooo.policy import Decision, Reason
 
@@ -202,20 +209,31 @@ def _sample_context(cfg) -> dict[str, object]:  # type: ignore[no-untyped-def]
     decision = Decision(
         Reason.REPLY, owner_address=cfg.owner.addresses[0], recipient="sam@example.org"
     )
-    return context_for(msg, decision, settings.reply)
+    routing = make_router(cfg, frozenset)(msg, "sam@example.org")
+    return context_for(msg, decision, settings.reply, routing, ref="OOO-CHECK1")
+
+
+def template_bases(cfg) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    """Every template base name the config can pick."""
+    bases = ["reply"]
+    bases += [getattr(cfg.reply, a).template for a in ("internal", "external", "vip")]
+    bases += [r.template for r in cfg.route if r.template]
+    return tuple(dict.fromkeys(bases))
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    from email.utils import make_msgid
+    """Run the message through the real engine (policy, routing, templates) against a
+    throw-away copy of the state, and print what would be sent."""
+    from dataclasses import replace
 
-    from ooo.compose import Renderer, compose_reply
-    from ooo.daemon import engine_settings, open_store
-    from ooo.parse import parse
-    from ooo.policy import decide
+    from ooo.compose import Renderer
+    from ooo.daemon import engine_settings, make_router, open_store, read_contacts
+    from ooo.engine import Engine, Outcome
+    from ooo.mailbox.memory import MemoryMailbox
     from ooo.store import Store
+    from ooo.transport.memory import MemoryTransport
 
     cfg = _config(args)
-    settings = engine_settings(cfg)
     if args.eml:
         try:
             raw = args.eml.read_bytes()
@@ -225,41 +243,57 @@ def cmd_preview(args: argparse.Namespace) -> int:
         raw = _synthetic(args, cfg.owner.addresses[0])
     else:
         raise UserError("preview needs --from ADDR or --eml FILE")
-    head, _, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
     now = datetime.now(UTC)
-    window_now = min(max(now, cfg.away.start), cfg.away.end - (cfg.away.end - cfg.away.start) / 2)
-    msg = parse("preview", head + b"\n\n", body, received_at=window_now)
+    # A moment inside the window, so the preview shows the reply even before leaving.
+    at = now if cfg.away.start <= now < cfg.away.end else cfg.away.start
     store_path = open_store_path(cfg)
-    store = open_store(cfg) if store_path.exists() else Store(":memory:")
-    last = store.last_reply_at(msg.sender) if msg.sender else None
-    decision = decide(
-        msg,
-        settings.owner,
-        window_start=settings.window_start,
-        window_end=settings.window_end,
-        last_reply_at=last,
-        interval=settings.interval,
-        now=window_now,
+    real = open_store(cfg) if store_path.exists() else None
+    store = real.snapshot() if real else Store(":memory:")
+    known: frozenset[str] = frozenset()
+    if cfg.audiences.external_replies == "known":
+        if cfg.audiences.contacts_file:
+            known = frozenset(read_contacts(cfg.audiences.contacts_file))
+        print(
+            'note: external_replies = "known": preview knows the contacts file only; the daemon '
+            "also counts everyone in the Sent folder"
+        )
+    mailbox = MemoryMailbox()
+    mailbox.open()
+    mailbox.deliver(raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"), at)
+    settings = replace(engine_settings(cfg), mailbox_id="preview")
+    outcomes: list[Outcome] = []
+    engine = Engine(
+        settings,
+        mailbox,
+        MemoryTransport(),
+        store,
+        Renderer(cfg.templates.dir),
+        lambda: at,
+        dry_run=True,
+        router=make_router(cfg, lambda: known),
+        on_outcome=outcomes.append,
     )
-    print(f"decision: {decision.reason.value}: {decision.describe()}")
-    if not decision.reply:
+    logging.getLogger("ooo").setLevel(logging.WARNING)
+    engine.sync()
+    if not outcomes:
+        raise UserError("the message could not be read")
+    outcome = outcomes[-1]
+    print(f"decision: {outcome.decision.reason.value}: {outcome.decision.describe()}")
+    if outcome.routing:
+        for line in outcome.routing.describe():
+            print(line)
+    row_id = store.messages()[-1]["id"]
+    replies = store.replies()
+    mine = [r for r in replies if r["message"] == row_id]
+    if not mine:
         print("no reply would be sent.")
         return 0
-    print(
-        f"reply from {decision.owner_address} to {decision.recipient}; envelope sender "
-        f"{'<>' if settings.null_envelope else decision.owner_address}\n"
-    )
-    reply = compose_reply(
-        msg,
-        decision,
-        settings.reply,
-        Renderer(cfg.templates.dir),
-        message_id=make_msgid(
-            domain=decision.owner_address.rsplit("@", 1)[-1] if decision.owner_address else None
-        ),
-        now=now,
-    )
-    print(_show(reply))
+    for row in mine:
+        what = "reply" if row["kind"] == "reply" else "forward to the delegate"
+        cc = f", cc {row['cc']}" if row["cc"] else ""
+        envelope = row["envelope_from"] or "<>"
+        print(f"\n=== {what}: to {row['recipient']}{cc}; envelope sender {envelope} ===")
+        print(_show(email.message_from_bytes(row["raw"], policy=email.policy.default)))
     return 0
 
 

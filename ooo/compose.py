@@ -62,8 +62,9 @@ class Renderer:
     """Loads templates once (the user's directory first, then the defaults) in a sandbox."""
 
     def __init__(self, user_dir: Path | None = None) -> None:
-        dirs = [str(user_dir)] if user_dir else []
+        dirs = [str(Path(user_dir).expanduser())] if user_dir else []
         dirs.append(str(default_template_dir()))
+        self.dirs = dirs
         self.env = jinja2.sandbox.ImmutableSandboxedEnvironment(
             loader=jinja2.FileSystemLoader(dirs),
             autoescape=jinja2.select_autoescape(
@@ -78,6 +79,12 @@ class Renderer:
     def render(self, name: str, context: dict[str, Any]) -> str:
         try:
             return self.env.get_template(name).render(context)
+        except jinja2.TemplateNotFound as exc:
+            searched = ", ".join(self.dirs)
+            raise UserError(
+                f"template {name} not found (looked in {searched})",
+                advice="add the file to [templates] dir, or fix the template name in the config",
+            ) from exc
         except jinja2.TemplateSyntaxError as exc:
             raise UserError(
                 f"template {exc.filename or exc.name}:{exc.lineno}: {exc.message}",
