@@ -80,6 +80,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--no-reply", action="store_true", help="don't print the sample reply")
 
+    res = sub.add_parser("resolve", parents=[common], help="mark an inquiry resolved by hand")
+    res.add_argument("ref", help="the inquiry's reference, e.g. OOO-7K3Q9M")
+    res.add_argument(
+        "--by",
+        required=True,
+        choices=["network", "delegate", "sender", "owner"],
+        help="who resolved it",
+    )
+    res.add_argument("--note", default="", help="why, in your words (shown in the report)")
+    reo = sub.add_parser("reopen", parents=[common], help="mark an inquiry open again")
+    reo.add_argument("ref", help="the inquiry's reference")
+    reo.add_argument("--note", default="", help="why (shown in the report)")
+
     sec = sub.add_parser(
         "secret", parents=[common], help="store or delete a password in the keyring"
     )
@@ -399,6 +412,54 @@ def cmd_report(args: argparse.Namespace) -> int:
     skipped = {k: v for k, v in counts.items() if k != "reply"}
     if skipped:
         print("Left alone: " + ", ".join(f"{v} {k}" for k, v in skipped.items()))
+    return 0
+
+
+def _inquiry_store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from ooo.daemon import open_store
+
+    cfg = _config(args)
+    if not open_store_path(cfg).exists():
+        raise UserError("no state yet: ooo has not run with this config")
+    store = open_store(cfg)
+    row = store.inquiry(args.ref.strip().upper())
+    if row is None:
+        raise UserError(
+            f"no inquiry {args.ref!r}",
+            advice="references look like OOO-7K3Q9M; `ooo report` lists them",
+        )
+    return store, row
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    store, row = _inquiry_store(args)
+    now = datetime.now(UTC)
+    with store.transaction():
+        store.add_signal(
+            ref=row["ref"],
+            at=now,
+            kind="resolved",
+            by=args.by,
+            rule="owner_resolved",
+            evidence=args.note or f"marked resolved by hand (by {args.by})",
+        )
+    print(f"{row['ref']} ({row['sender']}: {row['subject'][:60]!r}) resolved by {args.by}")
+    return 0
+
+
+def cmd_reopen(args: argparse.Namespace) -> int:
+    store, row = _inquiry_store(args)
+    now = datetime.now(UTC)
+    with store.transaction():
+        store.add_signal(
+            ref=row["ref"],
+            at=now,
+            kind="reopened",
+            by=None,
+            rule="owner_reopened",
+            evidence=args.note or "reopened by hand",
+        )
+    print(f"{row['ref']} ({row['sender']}: {row['subject'][:60]!r}) is open again")
     return 0
 
 

@@ -23,7 +23,7 @@ from types import FrameType
 
 from ooo import mailbox as mailboxes
 from ooo.compose import Renderer, ReplySettings
-from ooo.config import Config
+from ooo.config import Config, Person
 from ooo.engine import Engine, EngineSettings
 from ooo.errors import UserError
 from ooo.mailbox.base import Mailbox, MailboxAuthError, MailboxError, MailboxUnavailable
@@ -77,7 +77,20 @@ def engine_settings(cfg: Config) -> EngineSettings:
         null_envelope=cfg.smtp.envelope_sender == "null",
         sent_folder=cfg.mailbox.sent_folder,
         batch_size=cfg.limits.batch_size,
+        delegate_emails=tuple(p.email for p in _delegates(cfg)),
+        delegate_names=tuple(n for p in _delegates(cfg) for n in (p.name, p.email, p.handle) if n),
+        network_names=tuple(
+            dict.fromkeys(n for e in cfg.network for n in (e.handle, e.label, e.display) if n)
+        ),
     )
+
+
+def _delegates(cfg: Config) -> list[Person]:
+    """Every delegate the config names: [delegate], per audience, per route."""
+    found = [cfg.delegate] if cfg.delegate else []
+    found += [d for a in ("internal", "external", "vip") if (d := getattr(cfg.reply, a).delegate)]
+    found += [r.delegate for r in cfg.route if r.delegate]
+    return list({p.email: p for p in found}.values())
 
 
 _ADDRESS_IN_TEXT = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 
 from ooo.compose import Renderer, ReplySettings, compose_forward, compose_reply
 from ooo.mailbox.base import CursorInvalid, FetchedMessage, Mailbox, MailboxError
 from ooo.parse import Inbound, parse
-from ooo.policy import Decision, Owner, Reason, decide
-from ooo.refs import new_ref
+from ooo.policy import AUTOMATED, INQUIRY, Decision, Owner, Reason, decide
+from ooo.refs import find_refs, new_ref
+from ooo.resolve import Role, Signal, classify
 from ooo.routing import Routing
 from ooo.store import Store
 from ooo.transport.base import (
@@ -33,6 +35,8 @@ log = logging.getLogger("ooo")
 
 TAG_REPLIED = "$OooReplied"
 TAG_SKIPPED = "$OooSkipped"
+TAG_OPEN = "$OooOpen"
+TAG_RESOLVED = "$OooResolved"
 #: Outbox retry delays: 15 s doubling up to 15 min, with jitter so a fleet does not stampede.
 RETRY_FIRST = 15.0
 RETRY_CAP = 900.0
@@ -55,6 +59,11 @@ class EngineSettings:
     null_envelope: bool = True
     sent_folder: str | None = None
     batch_size: int = 100
+    delegate_emails: tuple[str, ...] = ()
+    """Every delegate the config names: their mail in a thread resolves it "by delegate"."""
+    delegate_names: tuple[str, ...] = ()
+    network_names: tuple[str, ...] = ()
+    """Handles and labels of the network entries, to recognise "X helped me"."""
 
 
 @dataclass
@@ -149,6 +158,7 @@ class Engine:
             if batch.messages:
                 self.flush()
             if len(batch.messages) < self.settings.batch_size:
+                self.sync_tags()
                 return total
 
     def _baseline(self, *, new_epoch: bool) -> str:
@@ -177,22 +187,36 @@ class Engine:
         outgoing: list[Queued] = []
         routing: Routing | None = None
         ref: str | None = None
+        follows: str | None = None
+        signal: Signal | None = None
         try:
             decision = self.decide(msg, now)
-            if decision.reply and self.router and decision.recipient:
+            follows = self.link(msg) if decision.reason not in (Reason.DUPLICATE,) else None
+            if follows and decision.reason not in AUTOMATED:
+                # Part of a known inquiry: tracked for resolution, never answered again.
+                signal = self._signal(msg, follows)
+                what = signal.rule if signal else "no resolution signal"
+                decision = Decision(Reason.FOLLOW_UP, f"{follows}: {what}")
+            elif (
+                not follows
+                and self.router
+                and decision.recipient
+                and decision.reason in (Reason.REPLY, Reason.ALREADY_REPLIED)
+            ):
                 routing = self.router(msg, decision.recipient)
-                if not routing.reply:
+                if decision.reply and not routing.reply:
                     unknown = "external_replies" in routing.no_reply_reason
                     reason = Reason.UNKNOWN_SENDER if unknown else Reason.AUDIENCE_OFF
                     decision = Decision(reason, routing.no_reply_reason)
-            if decision.reply:
+            if not follows and decision.reason in INQUIRY:
                 ref = new_ref(self.store.ref_exists)
+            if decision.reply and ref:
                 outgoing = self._compose(fetched, msg, decision, routing, ref, now)
         except Exception as exc:  # the daemon never crashes on a message
             log.exception("message %s from %s: could not be handled", fetched.key, msg.sender)
             decision = Decision(Reason.ERROR, f"{type(exc).__name__}: {exc}"[:300])
-            outgoing, ref = [], None
-        self._record(msg, decision, outgoing, routing, ref, now)
+            outgoing, ref, signal = [], None, None
+        self._record(msg, decision, outgoing, routing, ref, now, follows, signal)
         outcome = Outcome(msg, decision, outgoing[0].raw if outgoing else None, routing, ref)
         log.info(
             "%s from=%s subject=%.60r -> %s%s",
@@ -207,6 +231,75 @@ class Engine:
         if self.on_outcome:
             self.on_outcome(outcome)
         return outcome
+
+    # -- resolution tracking ----------------------------------------------------------------
+
+    def link(self, msg: Inbound) -> str | None:
+        """The inquiry this message follows up, if any: by thread ids, by a reference in the
+        subject or body, or by the same sender writing about the same subject."""
+        ref = self.store.inquiry_by_thread([*msg.in_reply_to, *msg.references])
+        if ref:
+            return ref
+        for candidate in find_refs(f"{msg.subject}\n{msg.body_text[:20_000]}"):
+            if self.store.inquiry(candidate) is not None:
+                return candidate
+        topic = normalize_subject(msg.subject)
+        if msg.sender and topic:
+            for row in self.store.inquiries_of(msg.sender):
+                if normalize_subject(row["subject"] or "") == topic:
+                    ref_found: str = row["ref"]
+                    return ref_found
+        return None
+
+    def _signal(self, msg: Inbound, ref: str) -> Signal | None:
+        inquiry = self.store.inquiry(ref)
+        if inquiry is None:
+            return None
+        author = msg.from_address or msg.sender or ""
+        asker = inquiry["sender"] or ""
+        role: Role | None = None
+        if author == asker or msg.sender == asker:
+            role = "sender"
+        elif author in self.settings.owner.addresses:
+            role = None  # the owner's own mail in the thread is not a signal
+        elif asker in msg.recipients:
+            delegates = {*self.settings.delegate_emails, inquiry["delegate"] or ""}
+            role = "delegate" if author in delegates else "third_party"
+        if role is None:
+            return None
+        signal = classify(
+            msg.body_text,
+            role=role,
+            delegate_names=self.settings.delegate_names,
+            network_names=self.settings.network_names,
+        )
+        if signal is not None and role == "third_party" and signal.helper is None:
+            signal = replace(signal, helper=msg.from_name or author)
+        return signal
+
+    def sync_tags(self) -> int:
+        """Make each inquiry's keyword ($OooOpen / $OooResolved) match its derived status."""
+        if self.dry_run:
+            return 0
+        changed = 0
+        for row in self.store.untagged_inquiries():
+            if row["mailbox"] != self.settings.mailbox_id or row["epoch"] != self._epoch:
+                continue  # the message's key means nothing in the current mailbox
+            add, drop = (
+                (TAG_RESOLVED, TAG_OPEN)
+                if row["status"] == "resolved"
+                else (TAG_OPEN, TAG_RESOLVED)
+            )
+            try:
+                self.mailbox.untag(row["key"], drop)
+                self.mailbox.tag(row["key"], add)
+            except MailboxError as exc:
+                log.debug("could not tag inquiry %s: %s", row["ref"], exc)
+                return changed
+            with self.store.transaction():
+                self.store.set_tagged(row["id"], row["status"])
+            changed += 1
+        return changed
 
     def decide(self, msg: Inbound, now: datetime) -> Decision:
         if msg.message_id and self.store.seen_message_id(msg.message_id):
@@ -270,6 +363,8 @@ class Engine:
         routing: Routing | None,
         ref: str | None,
         now: datetime,
+        follows: str | None = None,
+        signal: Signal | None = None,
     ) -> None:
         audience = routing.audience if routing else None
         route = routing.route if routing else None
@@ -290,7 +385,21 @@ class Engine:
                 audience=audience,
                 route=route,
                 delegate=routing.delegate.email if routing and routing.delegate else None,
+                follows=follows,
             )
+            if follows and signal is not None:
+                self.store.add_signal(
+                    ref=follows,
+                    at=msg.received_at or now,
+                    kind=signal.kind,
+                    by=signal.by,
+                    rule=signal.rule,
+                    evidence=signal.evidence,
+                    author=msg.from_address or msg.sender,
+                    helper=signal.helper,
+                    message_id=msg.message_id,
+                    flagged=signal.flagged,
+                )
             self.store.event(
                 "decision",
                 now,
@@ -396,6 +505,17 @@ class Engine:
             self.mailbox.tag(key, keyword)
         except MailboxError as exc:
             log.debug("could not tag %s with %s: %s", key, keyword, exc)
+
+
+_PREFIXES = re.compile(
+    r"^\s*((re|aw|sv|vs|fw|fwd|wg|tr|rv|ref|antw|auto|r)\s*(\[\d+\])?\s*:\s*)+",
+    re.IGNORECASE,
+)
+
+
+def normalize_subject(subject: str) -> str:
+    """ "Re: AW: Fwd:  The Plan" -> "the plan": what a thread keeps when clients prefix."""
+    return " ".join(_PREFIXES.sub("", subject).lower().split())
 
 
 def _domain(address: str | None) -> str:

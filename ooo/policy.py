@@ -39,6 +39,7 @@ class Reason(StrEnum):
     ERROR = "internal_error"
     UNKNOWN_SENDER = "unknown_external_sender"
     AUDIENCE_OFF = "no_reply_for_audience"
+    FOLLOW_UP = "follow_up"
 
 
 DESCRIPTIONS: dict[Reason, str] = {
@@ -61,6 +62,7 @@ DESCRIPTIONS: dict[Reason, str] = {
     Reason.ERROR: "ooo could not handle this message (a bug; see the log)",
     Reason.UNKNOWN_SENDER: 'external sender the owner never wrote to (external_replies = "known")',
     Reason.AUDIENCE_OFF: "the config says not to answer this audience or route",
+    Reason.FOLLOW_UP: "a follow-up in the thread of a known inquiry (tracked, never answered)",
 }
 
 _LIST_HEADERS = (
@@ -85,6 +87,28 @@ _ROBOT_LOCAL = re.compile(
       | root | nobody | autoresponder | auto[-_.]?reply | notifications?
     )$""",
     re.VERBOSE | re.IGNORECASE,
+)
+
+
+#: Reasons that mark a message as automated: in a known thread it is still not a signal.
+AUTOMATED = frozenset(
+    {
+        Reason.NULL_RETURN_PATH,
+        Reason.AUTO_SUBMITTED,
+        Reason.MAILING_LIST,
+        Reason.PRECEDENCE,
+        Reason.SUPPRESS_HEADER,
+        Reason.ROBOT_SENDER,
+        Reason.SPAM,
+        Reason.LOOP,
+        Reason.DUPLICATE,
+        Reason.FROM_OWNER,
+        Reason.NO_SENDER,
+    }
+)
+#: Reasons under which a message is an inquiry (it gets a reference and is tracked).
+INQUIRY = frozenset(
+    {Reason.REPLY, Reason.ALREADY_REPLIED, Reason.UNKNOWN_SENDER, Reason.AUDIENCE_OFF}
 )
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from ooo.errors import UserError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -89,6 +89,27 @@ ALTER TABLE message ADD COLUMN delegate TEXT;
 CREATE UNIQUE INDEX message_ref ON message (ref) WHERE ref IS NOT NULL;
 ALTER TABLE reply ADD COLUMN kind TEXT NOT NULL DEFAULT 'reply';
 ALTER TABLE reply ADD COLUMN cc TEXT NOT NULL DEFAULT '';
+""",
+    3: """
+ALTER TABLE message ADD COLUMN follows TEXT;
+ALTER TABLE message ADD COLUMN tagged TEXT;
+CREATE INDEX message_follows ON message (follows) WHERE follows IS NOT NULL;
+CREATE INDEX message_sender ON message (sender);
+CREATE INDEX reply_message_id ON reply (message_id);
+CREATE TABLE signal (
+    id INTEGER PRIMARY KEY,
+    ref TEXT NOT NULL,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('resolved', 'open', 'reopened')),
+    by TEXT,
+    rule TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    author TEXT,
+    helper TEXT,
+    message_id TEXT,
+    flagged INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX signal_ref ON signal (ref, at);
 """,
 }
 
@@ -276,11 +297,12 @@ class Store:
         audience: str | None = None,
         route: str | None = None,
         delegate: str | None = None,
+        follows: str | None = None,
     ) -> int:
         cur = self.db.execute(
             "INSERT INTO message (mailbox, epoch, key, message_id, sender, from_name, subject, "
-            "received_at, decided_at, reason, detail, ref, audience, route, delegate) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "received_at, decided_at, reason, detail, ref, audience, route, delegate, follows) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 mailbox,
                 epoch,
@@ -297,6 +319,7 @@ class Store:
                 audience,
                 route,
                 delegate,
+                follows,
             ),
         )
         assert cur.lastrowid is not None
@@ -308,6 +331,93 @@ class Store:
             (recipient,),
         ).fetchone()
         return from_iso(row[0])
+
+    # -- inquiries and signals --------------------------------------------------------------
+
+    def inquiry_by_thread(self, message_ids: list[str]) -> str | None:
+        """The inquiry a message belongs to, by In-Reply-To/References: an id of the inquiry
+        itself, of one of its follow-ups, or of a reply or forward we sent for it."""
+        if not message_ids:
+            return None
+        marks = ",".join("?" * len(message_ids))
+        row = self.db.execute(
+            f"SELECT coalesce(ref, follows) FROM message WHERE message_id IN ({marks}) "  # noqa: S608
+            "AND coalesce(ref, follows) IS NOT NULL "
+            "UNION ALL SELECT message.ref FROM reply JOIN message ON message.id = reply.message "
+            f"WHERE reply.message_id IN ({marks}) AND message.ref IS NOT NULL LIMIT 1",
+            [*message_ids, *message_ids],
+        ).fetchone()
+        return row[0] if row else None
+
+    def inquiries_of(self, sender: str) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT ref, subject, received_at FROM message WHERE sender = ? AND ref IS NOT NULL "
+            "ORDER BY id DESC LIMIT 200",
+            (sender,),
+        ).fetchall()
+
+    def inquiry(self, ref: str) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.db.execute(
+            "SELECT * FROM message WHERE ref = ?", (ref.upper(),)
+        ).fetchone()
+        return row
+
+    def add_signal(
+        self,
+        *,
+        ref: str,
+        at: datetime,
+        kind: str,
+        by: str | None,
+        rule: str,
+        evidence: str,
+        author: str | None = None,
+        helper: str | None = None,
+        message_id: str | None = None,
+        flagged: bool = False,
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO signal (ref, at, kind, by, rule, evidence, author, helper, message_id, "
+            "flagged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (ref, iso(at), kind, by, rule, evidence, author, helper, message_id, int(flagged)),
+        )
+        self.event(
+            "signal",
+            at,
+            ref=ref,
+            kind=kind,
+            by=by,
+            rule=rule,
+            evidence=evidence,
+            author=author,
+            helper=helper,
+            message_id=message_id,
+            flagged=flagged,
+        )
+
+    def signals(self, ref: str | None = None) -> list[sqlite3.Row]:
+        if ref:
+            return self.db.execute(
+                "SELECT * FROM signal WHERE ref = ? ORDER BY at, id", (ref,)
+            ).fetchall()
+        return self.db.execute("SELECT * FROM signal ORDER BY at, id").fetchall()
+
+    def untagged_inquiries(self) -> list[sqlite3.Row]:
+        """Inquiries whose mailbox keyword may not match their current status: the latest
+        signal decides (no signal: open); ``tagged`` is what was last set on the message."""
+        return self.db.execute(
+            "SELECT message.id, message.mailbox, message.epoch, message.key, message.ref, "
+            "message.tagged, coalesce((SELECT CASE kind WHEN 'resolved' THEN 'resolved' "
+            "ELSE 'open' END FROM signal WHERE signal.ref = message.ref "
+            "ORDER BY at DESC, id DESC LIMIT 1), 'open') AS status "
+            "FROM message WHERE ref IS NOT NULL AND tagged IS NOT "
+            "coalesce((SELECT CASE kind WHEN 'resolved' THEN 'resolved' ELSE 'open' END "
+            "FROM signal WHERE signal.ref = message.ref ORDER BY at DESC, id DESC LIMIT 1), "
+            "'open')"
+        ).fetchall()
+
+    def set_tagged(self, message_row: int, status: str) -> None:
+        self.db.execute("UPDATE message SET tagged = ? WHERE id = ?", (status, message_row))
 
     # -- outbox -----------------------------------------------------------------------------
 

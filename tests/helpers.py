@@ -65,6 +65,9 @@ def settings(interval: timedelta = timedelta(days=7)) -> EngineSettings:
         window_end=END,
         interval=interval,
         mailbox_id="memory:test/INBOX",
+        delegate_emails=("carol@example.com",),
+        delegate_names=("Carol Jones", "carol@example.com"),
+        network_names=("@bob@hachyderm.io",),
     )
 
 

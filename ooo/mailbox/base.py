@@ -108,6 +108,10 @@ class Mailbox(abc.ABC):
         """Add a keyword (IMAP ``$Keyword``; Exchange category) to a message."""
 
     @abc.abstractmethod
+    def untag(self, key: str, keyword: str) -> None:
+        """Remove a keyword from a message (nothing if it does not carry it)."""
+
+    @abc.abstractmethod
     def keywords(self, key: str) -> set[str]:
         """The keywords a message carries now (for tests and status)."""
 

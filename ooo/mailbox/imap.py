@@ -362,6 +362,14 @@ class ImapMailbox(Mailbox):
             client.add_flags([_uid(key)], [keyword], silent=True)
         self._note_untagged_exists()
 
+    def untag(self, key: str, keyword: str) -> None:
+        if not _KEYWORD.match(keyword) or keyword.startswith("\\"):
+            raise ValueError(f"not an IMAP keyword: {keyword!r}")
+        client = self._require()
+        with self._mapped(f"untagging message {key}"):
+            client.remove_flags([_uid(key)], [keyword], silent=True)
+        self._note_untagged_exists()
+
     def keywords(self, key: str) -> set[str]:
         client = self._require()
         with self._mapped(f"reading flags of message {key}"):

@@ -214,6 +214,13 @@ class MemoryMailbox(Mailbox):
                     msg.flags.add(keyword)
             # Like IMAP STORE on an expunged UID: silently nothing.
 
+    def untag(self, key: str, keyword: str) -> None:
+        with self._cond:
+            self._check_connection()
+            for msg in self._folders[self.folder]:
+                if msg.key == key:
+                    msg.flags.discard(keyword)
+
     def keywords(self, key: str) -> set[str]:
         with self._cond:
             self._check_connection()

@@ -1,0 +1,60 @@
+"""Plain records that cross from the store to resolution tracking and the report.
+
+An *inquiry* is a message the policy accepted as a personal inquiry (answered, or not answered
+only because of the reply interval) that is not a follow-up of an earlier one. A *signal* is
+something that happened to an inquiry afterwards, with its evidence: the sender says it is
+resolved, the delegate or someone from the network answered in the thread, the sender says it
+is still open, the owner decided by hand. The status of an inquiry is never stored: it is
+derived from its signals (see :func:`ooo.report.derive`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+ResolvedBy = Literal["sender", "delegate", "network", "owner"]
+SignalKind = Literal["resolved", "open", "reopened"]
+
+
+@dataclass(frozen=True)
+class InquiryFacts:
+    """One inquiry as recorded when it arrived."""
+
+    ref: str
+    sender: str
+    from_name: str
+    subject: str
+    received_at: datetime
+    audience: str | None
+    """internal, external, vip (None when no routing ran)."""
+    replied: bool
+    """False: not answered because of the reply interval (still an inquiry)."""
+    delegate: str | None
+    message_id: str | None
+
+
+@dataclass(frozen=True)
+class SignalEvent:
+    """One resolution signal, as stored (the ``signal`` table)."""
+
+    ref: str
+    at: datetime
+    kind: SignalKind
+    """resolved; open (still needs the owner, flagged); reopened (by the owner: back to open,
+    not flagged)."""
+    by: ResolvedBy | None
+    """Who resolved it (for ``resolved``)."""
+    rule: str
+    """Which rule fired: sender_says_resolved, delegate_answered, network_answered,
+    sender_still_open, owner_resolved, owner_reopened."""
+    evidence: str
+    """The sentence that triggered it (or the owner's note)."""
+    author: str | None = None
+    """Who wrote the message (address), or None for the owner's command."""
+    helper: str | None = None
+    """Who helped, as the sender named them ("@carol@hachyderm.io", "someone on Mastodon")."""
+    message_id: str | None = None
+    flagged: bool = False
+    """An ``open`` signal that asks for urgency ("urgent", "asap")."""
