@@ -72,7 +72,16 @@ def _parser() -> argparse.ArgumentParser:
     pv.add_argument("--eml", metavar="FILE", type=Path, help="a whole message file instead")
 
     sub.add_parser("status", parents=[common], help="what the responder is doing and has done")
-    sub.add_parser("report", parents=[common], help="what happened while you were away")
+    rep = sub.add_parser("report", parents=[common], help="what happened while you were away")
+    rep.add_argument(
+        "--format", choices=["text", "markdown", "html", "json", "csv"], default="text"
+    )
+    rep.add_argument("--output", metavar="FILE", help="write to FILE (atomically) instead")
+    rep.add_argument(
+        "--at",
+        metavar="DATETIME",
+        help="the report as of this moment (default: the end of the away window)",
+    )
     demo = sub.add_parser(
         "demo",
         parents=[common],
@@ -392,26 +401,30 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ooo.daemon import open_store
+    from ooo.daemon import build_owner_report, open_store
+    from ooo.report import render, write_atomic
 
     cfg = _config(args)
     if not open_store_path(cfg).exists():
         print("nothing to report: ooo has not run with this config")
         return 0
-    store = open_store(cfg)
-    tz = cfg.owner.tz
-    counts = store.counts_by_reason()
-    answered = store.replies()
-    print(
-        f"While you were away ({cfg.away.start.astimezone(tz):%d %b} – "
-        f"{cfg.away.end.astimezone(tz):%d %b %Y}): {sum(counts.values())} messages, "
-        f"{counts.get('reply', 0)} personal inquiries answered."
-    )
-    for row in answered:
-        print(f"  {row['state']:<9} {row['recipient']:<32} {row['subject'][:50]}")
-    skipped = {k: v for k, v in counts.items() if k != "reply"}
-    if skipped:
-        print("Left alone: " + ", ".join(f"{v} {k}" for k, v in skipped.items()))
+    at = None
+    if args.at:
+        try:
+            at = datetime.fromisoformat(args.at)
+        except ValueError as exc:
+            raise UserError(
+                f"--at {args.at!r}: expected a date or date-time like 2027-01-05T09:00"
+            ) from exc
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=cfg.owner.tz)
+    report = build_owner_report(cfg, open_store(cfg), at)
+    text = render(report, args.format)
+    if args.output:
+        write_atomic(Path(args.output), text)
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
 
 

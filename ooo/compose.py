@@ -255,14 +255,28 @@ def compose_forward(
     try:
         inner = email.message_from_bytes(original, policy=email.policy.default)
         fwd.add_attachment(inner)
-        fwd.as_bytes()  # a hostile original must fail here, not in the outbox
-    except Exception:  # a hostile original: attach the raw bytes, which always serialise
+        if not _fit_for_smtp(fwd.as_bytes()):
+            raise ValueError("the original has NUL bytes or lines over 998 octets")
+    except Exception:  # a hostile original: attach its bytes base64-encoded, always valid
         fwd.clear_content()
         fwd.set_content(_forward_note(msg, settings, routing, ref, decision))
         fwd.add_attachment(
             original, maintype="application", subtype="octet-stream", filename="inquiry.eml"
         )
     return fwd
+
+
+def _fit_for_smtp(raw: bytes) -> bool:
+    """RFC 5322 §2.1.1: no line over 998 octets; and no NUL, which SMTP servers reject."""
+    return b"\x00" not in raw and all(len(line) <= 998 for line in raw.split(b"\r\n"))
+
+
+def _why(routing: Routing) -> str:
+    """The routing reason in the owner's words, for the delegate."""
+    if routing.route:
+        name = routing.route.split(":", 1)[0].split(" ", 1)[-1].strip("'") or "a rule"
+        return f" (it matched the rule {name})"
+    return {"vip": " (the sender is on the VIP list)"}.get(routing.audience, "")
 
 
 def _forward_note(
@@ -274,8 +288,7 @@ def _forward_note(
     return (
         f"Hello {clean(routing.delegate.name)},\n\n"
         f"{settings.owner_name} is away until {format_day(settings.away_end, settings.timezone)} "
-        f"and asked ooo to pass this inquiry from {sender} to you"
-        f" ({routing.route or routing.audience_reason}).\n\n"
+        f"and asked ooo to pass this inquiry from {sender} to you{_why(routing)}.\n\n"
         f"The sender got an automatic reply naming you; to answer them, reply to this message "
         f"(Reply-To is their address). The reference is {ref}.\n\n"
         "The original message is attached.\n"

@@ -188,8 +188,14 @@ def _domain_or_address(value: object) -> object:
     return text
 
 
+def _domain_only(value: object) -> object:
+    if isinstance(value, str) and "@" in value.strip().lstrip("@"):
+        raise ValueError(f"expected a domain such as example.com, not an address: {value!r}")
+    return _domain_or_address(value)
+
+
 AddressOrDomain = Annotated[str, BeforeValidator(_domain_or_address)]
-Domain = Annotated[str, BeforeValidator(_domain_or_address)]
+Domain = Annotated[str, BeforeValidator(_domain_only)]
 
 
 class AudienceBehaviour(_Model):

@@ -29,6 +29,7 @@ from ooo.errors import UserError
 from ooo.mailbox.base import Mailbox, MailboxAuthError, MailboxError, MailboxUnavailable
 from ooo.parse import Inbound
 from ooo.policy import Owner
+from ooo.report import SUFFIXES, Report, build_report, render, write_atomic
 from ooo.routing import Routing, route
 from ooo.secrets import password_provider
 from ooo.store import Store
@@ -132,6 +133,31 @@ def make_router(
         return route(msg, sender, cfg, known())
 
     return router
+
+
+def build_owner_report(cfg: Config, store: Store, at: datetime | None = None) -> Report:
+    return build_report(
+        store.inquiry_facts(),
+        store.signal_events(),
+        store.suppressed_counts(),
+        owner_name=cfg.owner.name,
+        timezone=cfg.owner.tz,
+        window_start=cfg.away.start,
+        window_end=cfg.away.end,
+        at=at or cfg.away.end,
+        generated_at=utcnow(),
+    )
+
+
+def write_reports(cfg: Config, store: Store) -> list[Path]:
+    """The end-of-window reports, in the state dir: HTML for reading, JSON for tools."""
+    report = build_owner_report(cfg, store)
+    written = []
+    for fmt in ("html", "json"):
+        path = state_dir(cfg) / f"report{SUFFIXES[fmt]}"
+        write_atomic(path, render(report, fmt))
+        written.append(path)
+    return written
 
 
 def make_mailbox(cfg: Config) -> Mailbox:
@@ -333,6 +359,9 @@ class Daemon:
         # Replies already queued answer mail that came in the window: still send them.
         with suppress(MailboxError):
             engine.flush()
+        if not self.dry_run:
+            paths = write_reports(self.config, store)
+            log.info("the report is in %s", " and ".join(str(p) for p in paths))
         log.info(
             "the away window ended %s: no more replies. Run `ooo report` to see what "
             "happened while you were away.",

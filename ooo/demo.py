@@ -18,10 +18,11 @@ from zoneinfo import ZoneInfo
 
 from ooo.compose import Renderer
 from ooo.config import loads
-from ooo.daemon import engine_settings, make_router
+from ooo.daemon import build_owner_report, engine_settings, make_router
 from ooo.engine import Engine, Outcome
 from ooo.mailbox.memory import MemoryMailbox
 from ooo.policy import DESCRIPTIONS, Reason
+from ooo.report import render_text
 from ooo.store import Store
 from ooo.transport.memory import MemoryTransport
 
@@ -243,6 +244,20 @@ Message-ID: <q1-followup@customer.example>""",
         "Hi again, one more detail: we need CSV, not JSON.\n",
     ),
     _mail(
+        23,
+        18,
+        """
+From: Carol Colleague <carol@example.com>
+Return-Path: <carol@example.com>
+To: Alice Customer <alice@customer.example>
+Cc: bob@example.com
+Subject: Re: Question about the export API
+In-Reply-To: <q1-followup@customer.example>
+References: <q1@customer.example> <q1-followup@customer.example>
+Message-ID: <carol-answer@example.com>""",
+        "Hi Alice, the export takes format=csv: /v2/export?format=csv. Best, Carol\n",
+    ),
+    _mail(
         24,
         9,
         """
@@ -281,6 +296,28 @@ Return-Path: <ivan@shop.example>
 To: bob@example.com
 Subject: Invoice 2026-117: wrong VAT rate?
 Message-ID: <inv-1@shop.example>""",
+    ),
+    _mail(
+        26,
+        17,
+        """
+From: Vera VIP <vera@bigcustomer.example>
+Return-Path: <vera@bigcustomer.example>
+To: bob@example.com
+Subject: Also: dinner in March?
+Message-ID: <vip-2@bigcustomer.example>""",
+    ),
+    _mail(
+        27,
+        9,
+        """
+From: Ivan Buyer <ivan@shop.example>
+Return-Path: <ivan@shop.example>
+To: bob@example.com
+Subject: Re: Invoice 2026-117: wrong VAT rate?
+In-Reply-To: <inv-1@shop.example>
+Message-ID: <inv-2@shop.example>""",
+        "Never mind, Dave Finance sorted it out. Thanks!\n\n> Hi Bob, the VAT rate on...\n",
     ),
     _mail(
         27,
@@ -332,7 +369,13 @@ def run_demo(out: Callable[[str], None] = print, show_reply: bool = True) -> dic
         when = o.message.received_at.astimezone(TZ) if o.message.received_at else None
         stamp = f"{when:%a %d %b %H:%M}" if when else "?"
         who = o.message.from_address or o.message.sender or "(no sender)"
-        mark = "REPLY " if o.decision.reply else "skip  "
+        mark = (
+            "REPLY "
+            if o.decision.reply
+            else "track "
+            if o.decision.reason is Reason.FOLLOW_UP
+            else "skip  "
+        )
         out(f"{stamp}  {mark} {who:<32} {o.message.subject[:44]!r}")
         out(f"{'':18}→ {o.decision.describe()}")
         if o.routing and o.decision.reply:
@@ -373,6 +416,9 @@ def run_demo(out: Callable[[str], None] = print, show_reply: bool = True) -> dic
         text = body.get_content() if body is not None else ""
         out("")
         out("\n".join("  " + line for line in text.rstrip().splitlines()))
+    out("\nBack at the office, `ooo report` says:\n")
+    report = build_owner_report(cfg, store)
+    out("\n".join("  " + line for line in render_text(report).rstrip().splitlines()))
     out(
         "\nNext: copy config.example.toml, fill in your server, then `ooo check`, "
         "`ooo preview --from someone@example.org` and `ooo run`."

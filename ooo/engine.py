@@ -200,10 +200,11 @@ class Engine:
             elif (
                 not follows
                 and self.router
-                and decision.recipient
+                and msg.sender
                 and decision.reason in (Reason.REPLY, Reason.ALREADY_REPLIED)
             ):
-                routing = self.router(msg, decision.recipient)
+                # Routed for unanswered inquiries too: the report needs their audience.
+                routing = self.router(msg, decision.recipient or msg.sender)
                 if decision.reply and not routing.reply:
                     unknown = "external_replies" in routing.no_reply_reason
                     reason = Reason.UNKNOWN_SENDER if unknown else Reason.AUDIENCE_OFF
@@ -449,10 +450,11 @@ class Engine:
                 with self.store.transaction():
                     self.store.set_reply_state(item.id, "sending", now)
                 try:
+                    refused: dict[str, str] = {}
                     if self.dry_run:
                         log.info("dry run: would send %s to %s", item.message_id, item.recipient)
                     else:
-                        self.transport.send(item.raw, item.envelope_from, item.recipients)
+                        refused = self.transport.send(item.raw, item.envelope_from, item.recipients)
                 except TransportRejected as exc:
                     with self.store.transaction():
                         self.store.set_reply_state(item.id, "failed", now, error=str(exc))
@@ -476,13 +478,26 @@ class Engine:
                     return sent
                 now = self.clock()
                 with self.store.transaction():
-                    self.store.set_reply_state(item.id, "sent", now)
+                    self.store.set_reply_state(
+                        item.id,
+                        "sent",
+                        now,
+                        error=f"copy refused: {refused}" if refused else None,
+                    )
                     self.store.event(
                         "reply_sent",
                         now,
                         reply_id=item.id,
                         to=item.recipient,
                         reply_message_id=item.message_id,
+                        refused=refused,
+                    )
+                for rcpt, answer in refused.items():
+                    log.warning(
+                        "the server refused the copy to %s (%s): check the delegate's "
+                        "address in the config",
+                        rcpt,
+                        answer,
                     )
                 sent += 1
                 verb = "replied to" if item.kind == "reply" else "forwarded to"

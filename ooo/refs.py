@@ -12,7 +12,23 @@ from collections.abc import Callable
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 LENGTH = 6
-PATTERN = re.compile(r"\bOOO-([0-9A-HJKMNP-TV-Z]{6})\b", re.IGNORECASE)
+# As people type it back: "OOO-7K3Q9M", "#OOO7K3Q9M" (the hashtag in "ask there" links),
+# "ooo 7k3q9m", "000-7K3Q9M". Crockford's decoding maps O to 0 and I/L to 1 in the code.
+# ASCII: Unicode case folding would let a Kelvin sign pass for a K.
+PATTERN = re.compile(
+    r"(?<![0-9A-Z])[O0]{3}[-\s]?([0-9A-Z]{6})(?![0-9A-Z])", re.IGNORECASE | re.ASCII
+)
+_DECODE = str.maketrans("OIL", "011")
+
+
+def find_refs(text: str) -> list[str]:
+    """Every reference mentioned in ``text`` (subject or body), normalised to ``OOO-XXXXXX``."""
+    found = []
+    for code in PATTERN.findall(text):
+        code = code.upper().translate(_DECODE)
+        if "U" not in code:
+            found.append("OOO-" + code)
+    return list(dict.fromkeys(found))
 
 
 def new_ref(exists: Callable[[str], bool], choice: Callable[[str], str] = secrets.choice) -> str:
@@ -21,8 +37,3 @@ def new_ref(exists: Callable[[str], bool], choice: Callable[[str], str] = secret
         ref = "OOO-" + "".join(choice(ALPHABET) for _ in range(LENGTH))
         if not exists(ref):
             return ref
-
-
-def find_refs(text: str) -> list[str]:
-    """Every reference mentioned in ``text`` (subject or body), normalised to upper case."""
-    return ["OOO-" + m.upper() for m in PATTERN.findall(text)]

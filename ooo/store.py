@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ooo.errors import UserError
+from ooo.tracking import InquiryFacts, SignalEvent
 
 SCHEMA_VERSION = 3
 
@@ -221,7 +222,7 @@ class Store:
 
     # -- events -----------------------------------------------------------------------------
 
-    def event(self, kind: str, at: datetime, **data: Any) -> None:
+    def event(self, kind: str, at: datetime, /, **data: Any) -> None:
         """Append an event (inside the caller's transaction, if any) and mirror it to JSONL."""
         payload = json.dumps(data, ensure_ascii=False, default=str, sort_keys=True)
         self.db.execute(
@@ -401,6 +402,54 @@ class Store:
                 "SELECT * FROM signal WHERE ref = ? ORDER BY at, id", (ref,)
             ).fetchall()
         return self.db.execute("SELECT * FROM signal ORDER BY at, id").fetchall()
+
+    def inquiry_facts(self) -> list[InquiryFacts]:
+        rows = self.db.execute(
+            "SELECT message.*, EXISTS (SELECT 1 FROM reply WHERE reply.message = message.id "
+            "AND reply.kind = 'reply') AS replied FROM message WHERE ref IS NOT NULL "
+            "ORDER BY id"
+        ).fetchall()
+        return [
+            InquiryFacts(
+                ref=r["ref"],
+                sender=r["sender"] or "",
+                from_name=r["from_name"] or "",
+                subject=r["subject"] or "",
+                received_at=datetime.fromisoformat(r["received_at"] or r["decided_at"]),
+                audience=r["audience"],
+                replied=bool(r["replied"]),
+                delegate=r["delegate"],
+                message_id=r["message_id"],
+            )
+            for r in rows
+        ]
+
+    def signal_events(self) -> list[SignalEvent]:
+        return [
+            SignalEvent(
+                ref=r["ref"],
+                at=datetime.fromisoformat(r["at"]),
+                kind=r["kind"],
+                by=r["by"],
+                rule=r["rule"],
+                evidence=r["evidence"],
+                author=r["author"],
+                helper=r["helper"],
+                message_id=r["message_id"],
+                flagged=bool(r["flagged"]),
+            )
+            for r in self.signals()
+        ]
+
+    def suppressed_counts(self) -> dict[str, int]:
+        """Messages that are not inquiries nor follow-ups, by reason."""
+        return {
+            r[0]: r[1]
+            for r in self.db.execute(
+                "SELECT reason, count(*) FROM message WHERE ref IS NULL AND follows IS NULL "
+                "GROUP BY reason ORDER BY count(*) DESC"
+            )
+        }
 
     def untagged_inquiries(self) -> list[sqlite3.Row]:
         """Inquiries whose mailbox keyword may not match their current status: the latest

@@ -34,6 +34,8 @@ def test_demo_runs_without_a_server_or_config(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "5 replies and 1 forward(s) to a delegate sent" in out
+    assert "(OOO-" in out and "delegate_answered" in out and "sender_says_resolved" in out
+    assert "2 resolved before you returned: 2 by your delegate." in out
     assert "vip (listed as VIP: bigcustomer.example), cc Carol Colleague" in out
     assert "route[0] 'billing': subject contains 'invoice'" in out
     for reason in (

@@ -48,7 +48,7 @@ def test_a_sender_who_writes_twice_gets_one_reply() -> None:
     mailbox.deliver(raw_message(message_id="<a@x>"), INSIDE)
     engine.sync()
     clock.advance(hours=5)
-    mailbox.deliver(raw_message(message_id="<b@x>", subject="Re: A question"), clock.now)
+    mailbox.deliver(raw_message(message_id="<b@x>", subject="Something else"), clock.now)
     engine.sync()
     assert len(transport.sent) == 1
     assert store.counts_by_reason() == {"reply": 1, "already_replied": 1}

@@ -33,8 +33,12 @@ class Transport(abc.ABC):
     name: str = "transport"
 
     @abc.abstractmethod
-    def send(self, raw: bytes, envelope_from: str, recipients: list[str]) -> None:
-        """Hand one message to the server. ``envelope_from`` may be "" (the null sender)."""
+    def send(self, raw: bytes, envelope_from: str, recipients: list[str]) -> dict[str, str]:
+        """Hand one message to the server. ``envelope_from`` may be "" (the null sender).
+
+        The first recipient is the one that matters: if the server refuses it, the send
+        fails (TransportRejected). Other recipients it refuses (a mistyped delegate in Cc) are
+        returned, address -> the server's answer, and the message counts as sent."""
 
     def check(self) -> str:
         """Connect and log in without sending; return one line saying what worked."""

@@ -20,7 +20,8 @@ class MemoryTransport(Transport):
     sent: list[SentMessage] = field(default_factory=list)
     available: bool = True
 
-    def send(self, raw: bytes, envelope_from: str, recipients: list[str]) -> None:
+    def send(self, raw: bytes, envelope_from: str, recipients: list[str]) -> dict[str, str]:
         if not self.available:
             raise TransportUnavailable("memory transport is switched off")
         self.sent.append(SentMessage(raw, envelope_from, list(recipients)))
+        return {}

@@ -96,7 +96,7 @@ class SmtpTransport(Transport):
         self._conn = self._connect()
         return self._conn
 
-    def send(self, raw: bytes, envelope_from: str, recipients: list[str]) -> None:
+    def send(self, raw: bytes, envelope_from: str, recipients: list[str]) -> dict[str, str]:
         conn = self._connection()
         try:
             refused = conn.sendmail(envelope_from, recipients, raw)
@@ -120,8 +120,15 @@ class SmtpTransport(Transport):
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
             raise TransportUnavailable(f"{self.where} failed mid-send: {_describe(exc)}") from exc
-        if refused:
-            raise TransportRejected(f"{self.where} refused some recipients: {refused}")
+        if recipients and recipients[0] in refused:
+            code, answer = refused[recipients[0]]
+            raise TransportRejected(
+                f"{self.where} refused {recipients[0]}: {code} {answer.decode(errors='replace')}"
+            )
+        return {
+            rcpt: f"{code} {answer.decode(errors='replace')}"
+            for rcpt, (code, answer) in refused.items()
+        }
 
     def check(self) -> str:
         conn = self._connection()

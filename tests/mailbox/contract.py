@@ -362,6 +362,17 @@ class MailboxContract:
 
     # -- tagging and storing -------------------------------------------------------------
 
+    def test_untag_removes_only_that_keyword(self, mailbox: Mailbox, deliver: Deliver) -> None:
+        """untag() drops one keyword and keeps the others; untagging a missing one is harmless."""
+        cursor = mailbox.baseline(datetime.now(UTC))
+        deliver(message(unique("untag me")))
+        (first,) = drain(mailbox, cursor)[0]
+        mailbox.tag(first.key, "$OooOpen")
+        mailbox.tag(first.key, "$OooReplied")
+        mailbox.untag(first.key, "$OooOpen")
+        mailbox.untag(first.key, "$OooResolved")
+        assert mailbox.keywords(first.key) == {"$OooReplied"}
+
     def test_tag_and_keywords_round_trip(
         self, mailbox: Mailbox, deliver: Deliver, folder_contents: FolderContents
     ) -> None:
