@@ -107,7 +107,38 @@ def _parser() -> argparse.ArgumentParser:
     )
     sec.add_argument("action", choices=["set", "delete"])
     sec.add_argument("section", choices=["mailbox", "smtp"])
+    _config_parsers(sub, common)
+    svc = sub.add_parser(
+        "service", parents=[common], help="run ooo in the background (systemd, launchd)"
+    )
+    svc.add_argument("action", choices=["install", "uninstall", "status"])
+    svc.add_argument("--dry-run", action="store_true", help="print the unit file, change nothing")
     return p
+
+
+def _config_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    cfg = sub.add_parser("config", parents=[common], help="show, create or edit the config file")
+    actions = cfg.add_subparsers(dest="config_action", metavar="ACTION", required=True)
+    actions.add_parser(
+        "show", parents=[common], help="print the effective config, secrets redacted"
+    )
+    actions.add_parser(
+        "edit", parents=[common], help="edit in $EDITOR; saved only when valid (like crontab -e)"
+    )
+    init = actions.add_parser(
+        "init", parents=[common], help="write a starter config (asks, or takes the options)"
+    )
+    init.add_argument("--name", help="your name, as replies are signed")
+    init.add_argument(
+        "--address", action="append", default=[], help="your address (repeatable)"
+    )
+    init.add_argument("--timezone", help="IANA time zone (default: this machine's)")
+    init.add_argument("--start", help="away from: 2026-12-20 or 2026-12-20T09:00")
+    init.add_argument("--end", help="back on: 2027-01-05 or 2027-01-05T09:00")
+    init.add_argument("--imap-host", help="the IMAP server")
+    init.add_argument("--smtp-host", help="the SMTP server")
+    init.add_argument("--username", help="the login name on the mail server")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -162,10 +193,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from ooo import logs
     from ooo.daemon import Daemon
 
     cfg = _config(args)
-    log.info("ooo %s: config %s", __version__, cfg.path)
+    logfile = logs.add_file(logs.default_log_dir(cfg.state.dir))
+    log.info("ooo %s (pid %d): config %s, log %s", __version__, os.getpid(), cfg.path, logfile)
     return Daemon(cfg, once=args.once, dry_run=args.dry_run).run()
 
 
@@ -199,19 +232,33 @@ def cmd_check(args: argparse.Namespace) -> int:
         line(
             True,
             "mailbox",
-            f"{cfg.mailbox.backend} {cfg.mailbox.username}@{cfg.mailbox.host}:"
-            f"{cfg.mailbox.effective_port} logged in, folder "
-            f"{cfg.mailbox.folder!r} selected",
+            (
+                f"exchange {cfg.mailbox.username} at {cfg.mailbox.ews_url}"
+                if cfg.mailbox.backend == "exchange"
+                else f"{cfg.mailbox.backend} {cfg.mailbox.username}@{cfg.mailbox.host}:"
+                f"{cfg.mailbox.effective_port}"
+            )
+            + f" logged in, folder {cfg.mailbox.folder!r} selected",
         )
+        autoreply = getattr(mailbox, "server_autoreply", None)
+        if autoreply is not None:
+            state = autoreply()
+            if state:
+                # A warning, not a failure: the owner may mean to switch it off before leaving.
+                print(
+                    f"warn  {'oof':<10} the server's own automatic replies are {state}: two "
+                    "responders would answer every sender twice; turn them off (Outlook: File "
+                    "> Automatic Replies)"
+                )
     except (OooError, UserError) as exc:
         line(False, "mailbox", str(exc))
     finally:
         mailbox.close()
     transport = make_transport(cfg)
     try:
-        line(True, "smtp", transport.check())
+        line(True, "smtp" if cfg.smtp else "transport", transport.check())
     except OooError as exc:
-        line(False, "smtp", str(exc))
+        line(False, "smtp" if cfg.smtp else "transport", str(exc))
     finally:
         transport.close()
     line(True, "state", str(state_dir(cfg)))
@@ -356,9 +403,14 @@ def _show(msg: Message) -> str:
 def cmd_status(args: argparse.Namespace) -> int:
     from ooo import mailbox as mailboxes
     from ooo.daemon import open_store
+    from ooo.errors import ConfigError
+    from ooo.lock import holder
     from ooo.policy import DESCRIPTIONS, Reason
 
-    cfg = _config(args)
+    try:
+        cfg = _config(args)
+    except ConfigError as exc:
+        return _status_of_invalid_config(args, exc)
     if not open_store_path(cfg).exists():
         print(f"no state yet in {open_store_path(cfg).parent}: ooo has not run with this config")
         return 0
@@ -380,6 +432,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     state = status.get("state")
     if state:
         print(f"daemon:   {state[0]} (as of {state[1].astimezone(tz):%Y-%m-%d %H:%M:%S})")
+    pid = holder(open_store_path(cfg).parent)
+    print(f"process:  {f'running, pid {pid}' if pid else 'not running'}")
     cursor, epoch = store.cursor(mailboxes.mailbox_id(cfg.mailbox))
     print(f"cursor:   {cursor or '(none yet)'}" + (f" (baseline #{epoch})" if epoch else ""))
     counts = store.counts_by_reason()
@@ -394,10 +448,63 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"  uncertain: to {row['recipient']} ({row['subject'][:50]!r}): {row['last_error']}")
     for row in store.replies("failed"):
         print(f"  failed: to {row['recipient']}: {row['last_error']}")
+    valve = status.get("valve")
+    if valve:
+        print(f"valve:    {valve[0]} (as of {valve[1].astimezone(tz):%Y-%m-%d %H:%M:%S})")
     err = status.get("last_error")
     if err:
         print(f"last error: {err[0]} (at {err[1].astimezone(tz):%Y-%m-%d %H:%M:%S})")
+    cerr = status.get("config_error")
+    if cerr:
+        print(
+            f"config error: {cerr[0]} (since {cerr[1].astimezone(tz):%Y-%m-%d %H:%M:%S}; "
+            "the daemon runs on the last good config)"
+        )
     return 0
+
+
+def _status_of_invalid_config(args: argparse.Namespace, exc: UserError) -> int:
+    """`ooo status` while the config file is broken: say so, then what the daemon is doing
+    (it keeps running on its last good config), found through [state] dir read leniently."""
+    from ooo.config import resolve_path
+    from ooo.lock import holder
+    from ooo.store import Store
+
+    path = resolve_path(args.config)
+    if not path.exists():
+        raise exc
+    print(exc.render(), file=sys.stderr)
+    directory = _lenient_state_dir(path)
+    db = directory / "state.db"
+    if not db.exists():
+        return 2
+    pid = holder(directory)
+    print(f"daemon:   {'running as pid ' + str(pid) if pid else 'not running'} (state {directory})")
+    status = Store(db).status()
+    for key in ("state", "config_error"):
+        if key in status:
+            value, at = status[key]
+            print(f"{key.replace('_', ' ')}: {value} (as of {at:%Y-%m-%d %H:%M:%S %Z})")
+    return 2
+
+
+def _lenient_state_dir(path: Path) -> Path:
+    """[state] dir from a config that does not validate (or parse), else the default."""
+    import re
+    import tomllib
+
+    text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+    found: object = None
+    try:
+        found = tomllib.loads(text).get("state", {}).get("dir")
+    except tomllib.TOMLDecodeError:
+        m = re.search(r'^\s*\[state\][^\[]*?^\s*dir\s*=\s*"([^"]*)"', text, re.M | re.S)
+        found = m.group(1) if m else None
+    if isinstance(found, str) and found:
+        return Path(found).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("ooo"))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -481,6 +588,8 @@ def cmd_secret(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     section_cfg = cfg.mailbox if args.section == "mailbox" else cfg.smtp
+    if section_cfg is None:
+        raise UserError("there is no [smtp] section in the config: nothing to store")
     entry = secrets.entry_for(args.section, section_cfg)
     if args.action == "set":
         if sys.stdin.isatty():
@@ -495,3 +604,55 @@ def cmd_secret(args: argparse.Namespace) -> int:
         found = secrets.delete_password(args.section, entry)
         print(f"deleted {entry!r}" if found else f"no keyring entry {entry!r}")
     return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from ooo import configedit
+    from ooo.config import resolve_path
+
+    path = resolve_path(args.config)
+    if args.config_action == "show":
+        sys.stdout.write(configedit.show(_config(args)))
+        return 0
+    if args.config_action == "edit":
+        changed = configedit.edit(path)
+        print(f"saved {path}" if changed else f"no changes; {path} is unchanged")
+        if changed:
+            print("a running ooo picks the change up by itself (or send it SIGHUP)")
+        return 0
+    answers = {
+        "name": args.name,
+        "addresses": ", ".join(args.address) or None,
+        "timezone": args.timezone,
+        "start": args.start,
+        "end": args.end,
+        "imap_host": args.imap_host,
+        "smtp_host": args.smtp_host,
+        "username": args.username,
+    }
+    ask = _ask if sys.stdin.isatty() else None
+    configedit.init(path, answers, force=args.force, ask=ask)
+    print(f"wrote {path}")
+    print("next: `ooo secret set mailbox` and `ooo secret set smtp`, then `ooo check`")
+    return 0
+
+
+def _ask(prompt: str, default: str | None) -> str:
+    suffix = f" [{default}]" if default else ""
+    try:
+        return input(f"{prompt}{suffix}: ").strip()
+    except EOFError as exc:
+        raise UserError("config init: no answer given") from exc
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    from ooo import service
+    from ooo.config import resolve_path
+
+    path = resolve_path(args.config).expanduser().resolve()
+    if args.action != "uninstall" and not path.exists():
+        raise UserError(
+            f"no config file at {path}", advice="create one first with `ooo config init`"
+        )
+    result: int = getattr(service, args.action)(service.Host.current(), path, dry_run=args.dry_run)
+    return result

@@ -113,7 +113,16 @@ def reply_subject(original: str, prefix: str = "Auto: ") -> str:
         cut = subject[:SUBJECT_CAP]
         space = cut.rfind(" ")
         subject = (cut[:space] if space > SUBJECT_CAP // 2 else cut).rstrip(" ,;:-") + "…"
-    return f"{clean(prefix, 40)} {subject}".strip() if prefix else subject
+    return inert(f"{clean(prefix, 40)} {subject}".strip() if prefix else subject)
+
+
+def inert(text: str) -> str:
+    """Header text that Python's email package will not decode a second time. Setting a header
+    parses its value for RFC 2047 encoded words, even unterminated ones, so a literal
+    ``=?utf-8?q?=0D=0AX-Injected:_yes`` left in a subject or name (undecodable at parse time,
+    or encoded twice by the sender) would come out as a real CR/LF and a new header line. A
+    zero-width space after the ``=`` keeps it literal text."""
+    return text.replace("=?", "=\u200b?")
 
 
 def format_day(moment: datetime, tz: ZoneInfo) -> str:
@@ -297,4 +306,4 @@ def _forward_note(
 
 def _address(name: str, addr: str) -> Address:
     local, _, domain = addr.partition("@")
-    return Address(display_name=clean(name, 200), username=local, domain=domain)
+    return Address(display_name=inert(clean(name, 200)), username=local, domain=domain)

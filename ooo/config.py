@@ -14,6 +14,7 @@ import tomllib
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -116,11 +117,25 @@ class PasswordSource(_Model):
     """A shell command that prints the password (first line is used)."""
     keyring_entry: str | None = None
     """The keyring user name under service "ooo"; defaults to "<section>:<username>@<host>"."""
+    token_command: str | None = None
+    """With auth = "xoauth2" / "oauthbearer": a shell command that prints a fresh OAuth2
+    access token (first line), run at each login, e.g. "oama access me@example.com"."""
 
 
 class MailboxConfig(PasswordSource):
-    backend: Literal["imap"] = "imap"
+    backend: Literal["imap", "exchange"] = "imap"
+    auth: Literal["password", "xoauth2", "oauthbearer", "ntlm", "basic", "oauth2"] = "password"
+    """How to sign in: a password (keyring or password_command), or an OAuth2 access token
+    from token_command (Microsoft 365 and Gmail need "xoauth2" or "oauthbearer"). Exchange:
+    "ntlm" (the default for "password"), "basic", or "oauth2" (a bearer token)."""
     host: str
+    """The IMAP server; for backend = "exchange", filled in from server or service_endpoint."""
+    server: str | None = None
+    """Exchange: the server's host name; EWS is then https://SERVER/EWS/Exchange.asmx."""
+    service_endpoint: str | None = None
+    """Exchange: the full EWS URL, when it is not https://SERVER/EWS/Exchange.asmx."""
+    primary_smtp_address: Address | None = None
+    """Exchange: the mailbox's address, when the login (username, e.g. DOMAIN\\bob) is not it."""
     port: int | None = Field(default=None, ge=1, le=65535)
     security: Literal["ssl", "starttls", "plain"] = "ssl"
     username: str
@@ -132,9 +147,39 @@ class MailboxConfig(PasswordSource):
     poll_interval: Duration = timedelta(seconds=60)
     """How often to look for mail when the server has no IDLE."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _exchange_host(cls, data: Any) -> Any:
+        # An Exchange server is named by server or service_endpoint; host (used in the keyring
+        # entry name and in messages) follows from them, so nobody has to write it twice.
+        if not isinstance(data, dict) or data.get("backend") != "exchange" or "host" in data:
+            return data
+        server, endpoint = data.get("server"), data.get("service_endpoint")
+        host = server if isinstance(server, str) and server else None
+        if host is None and isinstance(endpoint, str):
+            host = urlsplit(endpoint).hostname
+        return {**data, "host": host} if host else data
+
     @property
     def effective_port(self) -> int:
         return self.port or {"ssl": 993, "starttls": 143, "plain": 143}[self.security]
+
+    @model_validator(mode="after")
+    def _exchange_address(self) -> MailboxConfig:
+        exchange = self.backend == "exchange"
+        if exchange and not self.primary_smtp_address and "@" not in self.username:
+            raise ValueError(
+                'backend = "exchange" needs primary_smtp_address (the mailbox\'s email address) '
+                f"when username {self.username!r} is not one"
+            )
+        return self
+
+    @property
+    def ews_url(self) -> str:
+        """Exchange: the EWS endpoint to talk to."""
+        if self.service_endpoint:
+            return self.service_endpoint
+        return f"https://{self.server or self.host}/EWS/Exchange.asmx"
 
 
 class SmtpConfig(PasswordSource):
@@ -142,6 +187,8 @@ class SmtpConfig(PasswordSource):
     port: int | None = Field(default=None, ge=1, le=65535)
     security: Literal["ssl", "starttls", "plain"] = "starttls"
     username: str | None = None
+    auth: Literal["password", "xoauth2", "oauthbearer"] = "password"
+    """As mailbox.auth; "xoauth2" / "oauthbearer" need username and token_command."""
     ca_file: Path | None = None
     envelope_sender: Literal["null", "owner"] = "null"
     """RFC 3834 §3.3: an automatic reply goes out with an empty envelope sender (<>), so that
@@ -273,13 +320,28 @@ class RouteConfig(_Model):
 
 class LimitsConfig(_Model):
     batch_size: int = Field(default=100, ge=1, le=10_000)
+    # The safety valve against floods (a spam run, a mail loop, one sender rotating addresses):
+    # past this many replies in the last hour, new inquiries are tracked but not answered.
+    max_replies_per_hour: int = Field(default=120, ge=0, le=1_000_000)
+    """0: no limit."""
+    # The first delay before a reply the SMTP server did not take is tried again; it doubles
+    # on each failure up to 15 minutes.
+    retry_first: Duration = timedelta(seconds=15)
+
+    @field_validator("retry_first")
+    @classmethod
+    def _sane_retry(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=1) <= value <= timedelta(minutes=15):
+            raise ValueError("expected a duration between 1s and 15m")
+        return value
 
 
 class Config(_Model):
     owner: OwnerConfig
     away: AwayConfig
     mailbox: MailboxConfig
-    smtp: SmtpConfig
+    smtp: SmtpConfig | None = None
+    """Required for IMAP; with backend = "exchange", replies go out through EWS when unset."""
     state: StateConfig = StateConfig()
     templates: TemplatesConfig = TemplatesConfig()
     limits: LimitsConfig = LimitsConfig()
@@ -335,7 +397,12 @@ class Config(_Model):
                     f"reply.{name} copies or forwards to a delegate, but neither it nor "
                     f"[delegate] names one"
                 )
-        for section, sec in (("mailbox", self.mailbox), ("smtp", self.smtp)):
+        if self.smtp is None and self.mailbox.backend != "exchange":
+            raise ValueError(
+                'missing [smtp]: it is required unless mailbox.backend = "exchange" (where '
+                "replies can go out through Exchange itself)"
+            )
+        for section, sec in self._sections():
             if sec.security == "plain" and not is_loopback(sec.host):
                 raise ValueError(
                     f'{section}.security = "plain" sends the password unencrypted; it is only '
@@ -343,6 +410,63 @@ class Config(_Model):
                     f'Use "ssl" or "starttls"'
                 )
         return self
+
+    def _sections(self) -> list[tuple[str, MailboxConfig | SmtpConfig]]:
+        found: list[tuple[str, MailboxConfig | SmtpConfig]] = [("mailbox", self.mailbox)]
+        return found + ([("smtp", self.smtp)] if self.smtp is not None else [])
+
+    @model_validator(mode="after")
+    def _sign_in(self) -> Config:
+        """auth, token_command and the password keys of each section must agree."""
+        for section, sec in self._sections():
+            problem = _sign_in_problem(section, sec, self.mailbox.backend)
+            if problem:
+                raise ValueError(problem)
+        return self
+
+
+_OAUTH_AUTH = ("xoauth2", "oauthbearer")
+_IMAP_AUTH = ("password", *_OAUTH_AUTH)
+# Sign-ins that take a bearer token, so token_command makes sense ("oauth2": Exchange EWS).
+_TOKEN_AUTH = (*_OAUTH_AUTH, "oauth2")
+
+
+def _sign_in_problem(section: str, sec: MailboxConfig | SmtpConfig, backend: str) -> str | None:
+    """What makes no sense in one section's sign-in keys, as a sentence naming the key."""
+    auth = sec.auth
+    oauth = auth in _OAUTH_AUTH
+    if (section == "smtp" or backend == "imap") and auth not in _IMAP_AUTH:
+        where = "SMTP" if section == "smtp" else "the IMAP backend"
+        return (
+            f'{section}.auth = "{auth}" is not available for {where}: use "password", '
+            '"xoauth2" or "oauthbearer"'
+        )
+    if oauth and section == "mailbox" and backend != "imap":
+        return (
+            f'mailbox.auth = "{auth}" is for backend = "imap" (Microsoft 365 and Gmail over '
+            f'IMAP), not backend = "{backend}"'
+        )
+    if oauth and not sec.username:
+        return f'{section}.auth = "{auth}" needs {section}.username: the account the token is for'
+    if oauth and not sec.token_command:
+        return (
+            f'{section}.auth = "{auth}" needs {section}.token_command: a command that prints a '
+            f'fresh access token, e.g. token_command = "oama access {sec.username}"'
+        )
+    if oauth:
+        for key in ("password_command", "keyring_entry"):
+            if getattr(sec, key):
+                return (
+                    f'{section}.{key} is not used with {section}.auth = "{auth}" (the token '
+                    f"comes from {section}.token_command): remove {key}"
+                )
+    if sec.token_command and auth not in _TOKEN_AUTH:
+        return (
+            f'{section}.token_command is set but {section}.auth is "{auth}", so it would be '
+            f'ignored: set {section}.auth = "xoauth2" (Microsoft 365, Gmail) or "oauthbearer", '
+            "or remove token_command"
+        )
+    return None
 
 
 def default_config_path() -> Path:

@@ -4,10 +4,16 @@ Before the window it waits (armed); inside it, it keeps the engine fed (IDLE wak
 polling) and the outbox flushed; after it, it stops answering and exits with a pointer to
 ``ooo report``. Connection trouble never ends the loop: it is logged, shown by ``ooo status``
 and retried with capped exponential backoff plus jitter.
+
+One daemon runs per state dir (ooo.lock). SIGTERM/SIGINT stop it at the next safe point; SIGHUP
+and a change of the config file's contents (ooo.reload) switch it to the new config, unless
+the new file is invalid: then the last good config keeps running, the problem is logged once
+and shown by ``ooo status`` (status key ``config_error``) until the file is fixed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import random
@@ -20,15 +26,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import Literal
 
 from ooo import mailbox as mailboxes
+from ooo import notify
 from ooo.compose import Renderer, ReplySettings
-from ooo.config import Config, Person
+from ooo.config import Config, Person, loads
 from ooo.engine import Engine, EngineSettings
 from ooo.errors import UserError
+from ooo.lock import StateLock
 from ooo.mailbox.base import Mailbox, MailboxAuthError, MailboxError, MailboxUnavailable
 from ooo.parse import Inbound
 from ooo.policy import Owner
+from ooo.reload import ConfigWatcher, fingerprint, interrupt_main_thread
 from ooo.report import SUFFIXES, Report, build_report, render, write_atomic
 from ooo.routing import Routing, route
 from ooo.secrets import password_provider
@@ -75,9 +85,12 @@ def engine_settings(cfg: Config) -> EngineSettings:
         window_end=cfg.away.end,
         interval=cfg.away.reply_interval,
         mailbox_id=mailboxes.mailbox_id(cfg.mailbox),
-        null_envelope=cfg.smtp.envelope_sender == "null",
-        sent_folder=cfg.mailbox.sent_folder,
+        # Exchange sends from the mailbox itself (no null envelope) and keeps its own Sent copy.
+        null_envelope=cfg.smtp is not None and cfg.smtp.envelope_sender == "null",
+        sent_folder=cfg.mailbox.sent_folder if cfg.smtp is not None else None,
         batch_size=cfg.limits.batch_size,
+        max_replies_per_hour=cfg.limits.max_replies_per_hour,
+        retry_first=cfg.limits.retry_first,
         delegate_emails=tuple(p.email for p in _delegates(cfg)),
         delegate_names=tuple(n for p in _delegates(cfg) for n in (p.name, p.email, p.handle) if n),
         network_names=tuple(
@@ -166,6 +179,20 @@ def make_mailbox(cfg: Config) -> Mailbox:
 
 def make_transport(cfg: Config) -> Transport:
     s = cfg.smtp
+    if s is None:  # backend = "exchange": replies go out through EWS
+        from ooo.transport.ews import EwsTransport
+
+        m = cfg.mailbox
+        auth: Literal["ntlm", "basic", "oauth2"] = (
+            "basic" if m.auth == "basic" else "oauth2" if m.auth == "oauth2" else "ntlm"
+        )
+        return EwsTransport(
+            m.ews_url,
+            m.username,
+            password_provider("mailbox", m),
+            primary_smtp_address=m.primary_smtp_address,
+            auth=auth,
+        )
     return SmtpTransport(
         s.host,
         s.effective_port,
@@ -173,7 +200,22 @@ def make_transport(cfg: Config) -> Transport:
         s.username,
         password_provider("smtp", s) if s.username else None,
         ca_file=s.ca_file,
+        auth=s.auth,
     )
+
+
+def _human(seconds: float) -> str:
+    """90000 → "1 day", 7200 → "2 hours": how long ago, roughly."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{int(seconds)} seconds"
+
+
+def _one_line(exc: UserError) -> str:
+    """A ConfigError as one log line: the problems name file, line and key."""
+    return "; ".join(exc.problems) if exc.problems else exc.message
 
 
 def backoff(attempt: int, rng: Callable[[], float] = random.random) -> float:
@@ -184,6 +226,10 @@ def backoff(attempt: int, rng: Callable[[], float] = random.random) -> float:
 class _Stop(BaseException):
     # BaseException, so that no library's "except Exception" swallows it.
     """Raised by the signal handler to break out of a blocking wait (IDLE, sleep)."""
+
+
+class _Reload(BaseException):
+    """Raised by the SIGHUP handler to cut a blocking wait short: the config is reloaded."""
 
 
 @dataclass
@@ -201,6 +247,14 @@ class Daemon:
         self._interruptible = False
         self._finished = False
         self._known: frozenset[str] | None = None
+        self._reload = threading.Event()
+        path = self.config.path
+        # The hash of the config we run on, and of the last contents we acted on (good or bad):
+        # an invalid edit is reported once, not at every wake-up.
+        self._good_hash = fingerprint(path) if path else None
+        self._seen_hash = self._good_hash
+        self._config_error = False
+        self._main_signals = False
 
     def request_stop(self) -> None:
         """Ask the loop to stop at its next safe point (what SIGTERM does, for threads)."""
@@ -214,6 +268,18 @@ class Daemon:
         if self._interruptible:
             raise _Stop
 
+    def _on_hup(self, signum: int, frame: FrameType | None) -> None:
+        self._reload.set()
+        if self._interruptible:
+            raise _Reload
+
+    def request_reload(self) -> None:
+        """Reload the config at the next safe point (what SIGHUP and a file change do)."""
+        self._reload.set()
+        in_other_thread = threading.current_thread() is not threading.main_thread()
+        if in_other_thread and self._main_signals and hasattr(signal, "SIGHUP"):
+            interrupt_main_thread(signal.SIGHUP)
+
     @contextmanager
     def _interruptible_section(self) -> Iterator[None]:
         """Only blocking waits may be cut short by a signal; a decision or a send in hand
@@ -222,17 +288,28 @@ class Daemon:
         try:
             if self._stop.is_set():
                 raise _Stop
+            if self._reload.is_set():
+                raise _Reload
             yield
         finally:
             self._interruptible = False
 
     def _sleep(self, seconds: float) -> None:
-        with self._interruptible_section():
+        # A reload cuts the sleep short; the loop applies it and decides again what to wait for.
+        with suppress(_Reload), self._interruptible_section():
             self._stop.wait(max(0.0, seconds))
 
     # -- main -------------------------------------------------------------------------------
 
     def run(self) -> int:
+        """Run until stopped (0), the window is over (0), or a user error (raised)."""
+        if self.store is not None or self.dry_run:
+            # A dry run changes nothing, so it may look over a running daemon's shoulder.
+            return self._run()
+        with StateLock(state_dir(self.config)):  # one daemon per state, or AlreadyRunning
+            return self._run()
+
+    def _run(self) -> int:
         cfg = self.config
         settings = engine_settings(cfg)
         renderer = Renderer(cfg.templates.dir)
@@ -256,33 +333,48 @@ class Daemon:
             router=make_router(cfg, lambda: self._known or frozenset()),
         )
         handlers = {}
-        if threading.current_thread() is threading.main_thread():
+        self._main_signals = threading.current_thread() is threading.main_thread()
+        if self._main_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 handlers[sig] = signal.signal(sig, self._on_signal)
+            if hasattr(signal, "SIGHUP"):  # not on Windows
+                handlers[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._on_hup)
+        watcher = None
+        if cfg.path is not None and not self.once:
+            watcher = ConfigWatcher(cfg.path, lambda: self._seen_hash, self.request_reload)
+            watcher.start()
         try:
             engine.recover()
-            self._status(store, "pid", str(os.getpid()))
-            return self._loop(engine, store, mailbox, transport)
+            with store.transaction():
+                store.set_status("pid", str(os.getpid()), self.clock())
+                store.clear_status("config_error")  # we start on a valid config
+            return self._loop(engine, store)
         except _Stop:
             return 0
         finally:
+            if watcher is not None:
+                watcher.stop()
             for sig, old in handlers.items():
                 signal.signal(sig, old)
             if not self._finished:
                 self._status(store, "state", "stopped")
-            mailbox.close()
-            transport.close()
+            engine.mailbox.close()
+            engine.transport.close()
             if self.store is None:
                 store.close()
 
-    def _loop(self, engine: Engine, store: Store, mailbox: Mailbox, transport: Transport) -> int:
-        cfg = self.config
-        start, end = cfg.away.start, cfg.away.end
+    def _loop(self, engine: Engine, store: Store) -> int:
         attempt = 0
+        first = True
         while not self._stop.is_set():
+            self._maybe_reload(engine, store)
+            # A reload may have changed all of these.
+            cfg, mailbox = self.config, engine.mailbox
+            start, end = cfg.away.start, cfg.away.end
             now = self.clock()
             if now >= end:
-                return self._window_over(engine, store, now)
+                return self._window_over(engine, store, now, at_start=first)
+            first = False
             if now < start:
                 if self.once:
                     log.info(
@@ -307,8 +399,14 @@ class Daemon:
                 if self.once:
                     return 0
                 timeout = self._wait_timeout(store, now)
-                with self._interruptible_section():
-                    mailbox.wait(timeout)
+                waiting = False
+                try:
+                    with self._interruptible_section():
+                        waiting = True
+                        mailbox.wait(timeout)
+                except _Reload:
+                    if waiting:
+                        mailbox.close()  # IDLE was cut short; the next round reconnects
             except MailboxAuthError as exc:
                 if self.once:
                     raise UserError(str(exc), advice="check the login with `ooo check`") from exc
@@ -329,6 +427,82 @@ class Daemon:
                 attempt += 1
                 self._retry_later(store, mailbox, exc, attempt, minimum=60.0)
         return 0
+
+    # -- reloading the config -----------------------------------------------------------------
+
+    def _maybe_reload(self, engine: Engine, store: Store) -> None:
+        """Apply the config file if SIGHUP asked for it or its contents changed. An invalid
+        file keeps the running config: one error in the log, and in `ooo status` until fixed."""
+        requested = self._reload.is_set()
+        self._reload.clear()
+        path = self.config.path
+        if path is None:
+            return
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            if requested:
+                log.warning("cannot read %s (%s); still running on the last good config", path, exc)
+            return
+        digest = hashlib.sha256(raw).hexdigest()
+        if digest == self._good_hash:
+            self._seen_hash = digest
+            if self._config_error:
+                self._config_error = False
+                with store.transaction():
+                    store.clear_status("config_error")
+                log.info("%s is back to the running config", path)
+            elif requested:
+                log.info("reload requested: %s is unchanged", path)
+            return
+        if digest == self._seen_hash:
+            return  # an invalid edit already reported
+        self._seen_hash = digest
+        try:
+            new = loads(raw.decode("utf-8"), path)
+            self._apply(new, engine)
+        except (UnicodeDecodeError, UserError) as exc:
+            problem = _one_line(exc) if isinstance(exc, UserError) else f"{path}: not UTF-8: {exc}"
+            log.error("config not reloaded, still running with the last good one: %s", problem)
+            self._config_error = True
+            with store.transaction():
+                store.set_status("config_error", problem, self.clock())
+            return
+        self._good_hash = digest
+        if self._config_error:
+            self._config_error = False
+            with store.transaction():
+                store.clear_status("config_error")
+
+    def _apply(self, new: Config, engine: Engine) -> None:
+        """Switch the engine to ``new``; build everything first so a failure changes nothing."""
+        old = self.config
+        if new.state != old.state:
+            log.warning(
+                "[state] changes take effect at the next start; still using %s", state_dir(old)
+            )
+            new = new.model_copy(update={"state": old.state})
+        settings = engine_settings(new)
+        renderer = Renderer(new.templates.dir)
+        router = make_router(new, lambda: self._known or frozenset())
+        changed = [
+            name
+            for name in type(new).model_fields
+            if name != "path" and getattr(new, name) != getattr(old, name)
+        ]
+        self.config = new
+        engine.settings, engine.renderer, engine.router = settings, renderer, router
+        if new.audiences != old.audiences:
+            self._known = None
+        if new.mailbox != old.mailbox and self.mailbox is None:
+            engine.mailbox.close()
+            engine.mailbox = make_mailbox(new)
+        if new.smtp != old.smtp and self.transport is None:
+            engine.transport.close()
+            engine.transport = make_transport(new)
+        log.info(
+            "reloaded the config from %s (changed: %s)", new.path, ", ".join(changed) or "nothing"
+        )
 
     def _wait_timeout(self, store: Store, now: datetime) -> float:
         limits = [
@@ -354,11 +528,27 @@ class Daemon:
         mailbox.close()
         self._sleep(delay)
 
-    def _window_over(self, engine: Engine, store: Store, now: datetime) -> int:
-        end = self.config.away.end
+    def _window_over(
+        self, engine: Engine, store: Store, now: datetime, at_start: bool = False
+    ) -> int:
+        cfg = self.config
+        end = cfg.away.end
+        told = store.status().get("state", ("",))[0].startswith("finished")
+        if at_start and not told:
+            ago = now - end
+            log.warning(
+                "the away window in %s (%s to %s, %s) is already over: it ended %s ago, so "
+                "ooo answers nothing. Set new dates in [away] (`ooo config edit`).",
+                cfg.path,
+                cfg.away.start.astimezone(cfg.owner.tz).strftime("%Y-%m-%d %H:%M"),
+                end.astimezone(cfg.owner.tz).strftime("%Y-%m-%d %H:%M"),
+                cfg.owner.timezone,
+                _human(ago.total_seconds()),
+            )
         # Replies already queued answer mail that came in the window: still send them.
         with suppress(MailboxError):
             engine.flush()
+        paths: list[Path] = []
         if not self.dry_run:
             paths = write_reports(self.config, store)
             log.info("the report is in %s", " and ".join(str(p) for p in paths))
@@ -367,6 +557,12 @@ class Daemon:
             "happened while you were away.",
             end.isoformat(),
         )
+        if not told and not self.dry_run and not self.once:
+            notify.desktop(
+                "ooo: welcome back",
+                f"ooo stopped answering at {end.astimezone(cfg.owner.tz):%Y-%m-%d %H:%M}. "
+                + (f"The report: {paths[0]}" if paths else "Run `ooo report`."),
+            )
         self._status(store, "state", f"finished: the away window ended {end.isoformat()}")
         self._finished = True
         return 0

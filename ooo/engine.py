@@ -24,7 +24,7 @@ from ooo.policy import AUTOMATED, INQUIRY, Decision, Owner, Reason, decide
 from ooo.refs import find_refs, new_ref
 from ooo.resolve import Role, Signal, classify
 from ooo.routing import Routing
-from ooo.store import Store
+from ooo.store import Store, iso
 from ooo.transport.base import (
     Transport,
     TransportRejected,
@@ -42,8 +42,10 @@ RETRY_FIRST = 15.0
 RETRY_CAP = 900.0
 
 
-def retry_delay(attempts: int, rng: Callable[[], float] = random.random) -> timedelta:
-    base = min(RETRY_CAP, RETRY_FIRST * 2 ** max(0, attempts - 1))
+def retry_delay(
+    attempts: int, rng: Callable[[], float] = random.random, first: float = RETRY_FIRST
+) -> timedelta:
+    base = min(RETRY_CAP, first * 2 ** max(0, attempts - 1))
     return timedelta(seconds=base * (0.75 + 0.5 * rng()))
 
 
@@ -64,6 +66,11 @@ class EngineSettings:
     delegate_names: tuple[str, ...] = ()
     network_names: tuple[str, ...] = ()
     """Handles and labels of the network entries, to recognise "X helped me"."""
+    max_replies_per_hour: int = 120
+    """The flood valve: past this many replies queued in the last hour, inquiries are tracked
+    but not answered (Reason.RATE_LIMITED). 0: no limit."""
+    retry_first: timedelta = timedelta(seconds=RETRY_FIRST)
+    """The first outbox retry delay ([limits] retry_first); it doubles up to RETRY_CAP."""
 
 
 @dataclass
@@ -209,6 +216,8 @@ class Engine:
                     unknown = "external_replies" in routing.no_reply_reason
                     reason = Reason.UNKNOWN_SENDER if unknown else Reason.AUDIENCE_OFF
                     decision = Decision(reason, routing.no_reply_reason)
+            if decision.reply:
+                decision = self._valve(decision, now)
             if not follows and decision.reason in INQUIRY:
                 ref = new_ref(self.store.ref_exists)
             if decision.reply and ref:
@@ -301,6 +310,20 @@ class Engine:
                 self.store.set_tagged(row["id"], row["status"])
             changed += 1
         return changed
+
+    def _valve(self, decision: Decision, now: datetime) -> Decision:
+        """The flood valve: too many replies in the last hour turns a reply into a tracked,
+        unanswered inquiry. Counted from the store, so a restart does not reset it."""
+        limit = self.settings.max_replies_per_hour
+        if limit <= 0:
+            return decision
+        recent = self.store.replies_since(now - timedelta(hours=1))
+        if recent < limit:
+            return decision
+        return Decision(
+            Reason.RATE_LIMITED,
+            f"{recent} replies in the last hour (max_replies_per_hour = {limit})",
+        )
 
     def decide(self, msg: Inbound, now: datetime) -> Decision:
         if msg.message_id and self.store.seen_message_id(msg.message_id):
@@ -414,6 +437,7 @@ class Engine:
                 audience=audience,
                 route=route,
             )
+            self._valve_status(decision, now, bool(outgoing))
             envelope = "" if self.settings.null_envelope else (decision.owner_address or "")
             for item in outgoing:
                 self.store.queue_reply(
@@ -434,6 +458,21 @@ class Engine:
                     cc=list(item.cc),
                     message_id=item.message_id,
                     ref=ref,
+                )
+
+    def _valve_status(self, decision: Decision, now: datetime, answering: bool) -> None:
+        # `ooo status` shows the valve: tripped (with how many went unanswered), or open again.
+        if decision.reason is Reason.RATE_LIMITED:
+            self.store.set_status(
+                "valve",
+                f"tripped: {decision.detail}; new inquiries are tracked but not answered",
+                now,
+            )
+        elif answering:
+            current = self.store.status().get("valve")
+            if current and current[0].startswith("tripped"):
+                self.store.set_status(
+                    "valve", f"open again: answering (last tripped {iso(current[1])})", now
                 )
 
     # -- sending ----------------------------------------------------------------------------
@@ -462,7 +501,8 @@ class Engine:
                     log.error("reply to %s refused for good: %s", item.recipient, exc)
                     continue
                 except TransportUnavailable as exc:
-                    retry = now + retry_delay(item.attempts + 1)
+                    first = self.settings.retry_first.total_seconds()
+                    retry = now + retry_delay(item.attempts + 1, first=first)
                     with self.store.transaction():
                         self.store.set_reply_state(
                             item.id, "queued", now, error=str(exc), next_attempt_at=retry

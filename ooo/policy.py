@@ -40,6 +40,7 @@ class Reason(StrEnum):
     UNKNOWN_SENDER = "unknown_external_sender"
     AUDIENCE_OFF = "no_reply_for_audience"
     FOLLOW_UP = "follow_up"
+    RATE_LIMITED = "rate_limited"
 
 
 DESCRIPTIONS: dict[Reason, str] = {
@@ -63,6 +64,8 @@ DESCRIPTIONS: dict[Reason, str] = {
     Reason.UNKNOWN_SENDER: 'external sender the owner never wrote to (external_replies = "known")',
     Reason.AUDIENCE_OFF: "the config says not to answer this audience or route",
     Reason.FOLLOW_UP: "a follow-up in the thread of a known inquiry (tracked, never answered)",
+    Reason.RATE_LIMITED: "not answered: the safety valve ([limits] max_replies_per_hour) "
+    "tripped during a flood (tracked as an inquiry)",
 }
 
 _LIST_HEADERS = (
@@ -108,7 +111,13 @@ AUTOMATED = frozenset(
 )
 #: Reasons under which a message is an inquiry (it gets a reference and is tracked).
 INQUIRY = frozenset(
-    {Reason.REPLY, Reason.ALREADY_REPLIED, Reason.UNKNOWN_SENDER, Reason.AUDIENCE_OFF}
+    {
+        Reason.REPLY,
+        Reason.ALREADY_REPLIED,
+        Reason.UNKNOWN_SENDER,
+        Reason.AUDIENCE_OFF,
+        Reason.RATE_LIMITED,
+    }
 )
 
 
@@ -175,6 +184,10 @@ def decide(
     sender = msg.sender
     if not sender:
         return Decision(Reason.NO_SENDER)
+    if not sender.isascii():
+        # An internationalised address (RFC 6531/6532) needs SMTPUTF8 end to end; the reply
+        # could not be submitted, and a half-sent transaction must not stall the outbox.
+        return Decision(Reason.NO_SENDER, f"{sender}: a non-ASCII address (SMTPUTF8)")
     if sender in owner.addresses or msg.from_address in owner.addresses:
         return Decision(Reason.FROM_OWNER, sender)
 

@@ -1,4 +1,5 @@
-"""Where passwords come from: a ``password_command``, or the OS keyring (service "ooo").
+"""Where passwords come from: a ``password_command``, or the OS keyring (service "ooo");
+for OAuth2 sign-in, an access token from ``token_command`` (ooo.oauth).
 
 Passwords are fetched when a connection is opened, never stored by ooo, never logged, and never
 part of an error message.
@@ -11,6 +12,7 @@ from collections.abc import Callable
 
 from ooo.config import MailboxConfig, PasswordSource, SmtpConfig
 from ooo.errors import UserError
+from ooo.oauth import token_provider
 
 SERVICE = "ooo"
 
@@ -33,7 +35,13 @@ def entry_for(section: str, cfg: MailboxConfig | SmtpConfig) -> str:
 
 def password_provider(section: str, cfg: MailboxConfig | SmtpConfig) -> Callable[[], str]:
     """A callable returning the current password (asked each time a connection is opened, so
-    a rotated password or an unlocked keyring is picked up without a restart)."""
+    a rotated password or an unlocked keyring is picked up without a restart). With
+    ``auth = "xoauth2"``/``"oauthbearer"`` it returns an access token from ``token_command``
+    instead (see ooo.oauth)."""
+    if cfg.token_command:
+        # The config allows token_command only with a token sign-in (xoauth2, oauthbearer,
+        # or the Exchange backend's oauth2), so this is never a password.
+        return token_provider(section, cfg.username or "", cfg.token_command)
     if cfg.password_command:
         command = cfg.password_command
         return lambda: run_password_command(section, command)

@@ -27,7 +27,7 @@ from typing import Any
 from ooo.errors import UserError
 from ooo.tracking import InquiryFacts, SignalEvent
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -111,6 +111,9 @@ CREATE TABLE signal (
     flagged INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX signal_ref ON signal (ref, at);
+""",
+    4: """
+CREATE INDEX reply_created ON reply (created_at);
 """,
 }
 
@@ -333,6 +336,13 @@ class Store:
         ).fetchone()
         return from_iso(row[0])
 
+    def replies_since(self, since: datetime) -> int:
+        """Replies (not forwards) queued at or after ``since``: the flood valve's measure."""
+        row = self.db.execute(
+            "SELECT count(*) FROM reply WHERE created_at >= ? AND kind = 'reply'", (iso(since),)
+        ).fetchone()
+        return int(row[0])
+
     # -- inquiries and signals --------------------------------------------------------------
 
     def inquiry_by_thread(self, message_ids: list[str]) -> str | None:
@@ -442,11 +452,13 @@ class Store:
         ]
 
     def suppressed_counts(self) -> dict[str, int]:
-        """Messages that are not inquiries nor follow-ups, by reason."""
+        """Messages that are not inquiries nor follow-ups, by reason; plus the inquiries the
+        flood valve left unanswered (listed as inquiries too), so the report says it tripped."""
         return {
             r[0]: r[1]
             for r in self.db.execute(
-                "SELECT reason, count(*) FROM message WHERE ref IS NULL AND follows IS NULL "
+                "SELECT reason, count(*) FROM message WHERE (ref IS NULL AND follows IS NULL) "
+                "OR reason = 'rate_limited' "
                 "GROUP BY reason ORDER BY count(*) DESC"
             )
         }

@@ -300,7 +300,14 @@ class MailStack:
     domain: str = "example.test"
     host: str = "127.0.0.1"
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(
+        self, root: Path | None = None, *, oauth2_introspection_url: str | None = None
+    ) -> None:
+        """`oauth2_introspection_url`: also accept XOAUTH2 and OAUTHBEARER logins (IMAP and
+        submission), checking each bearer token with an RFC 7662-style POST to this URL, which
+        must answer ``{"active": true, "username": "<login>"}`` for a good token. Password
+        logins work as before."""
+        self.oauth2_introspection_url = oauth2_introspection_url
         if root is None:
             root = Path(tempfile.mkdtemp(prefix="ooo-ms-", dir="/tmp"))
             self._owns_root = True
@@ -408,6 +415,7 @@ mail_max_userip_connections = 1000
 # Vacation replies go out through this stack's own Postfix, not /usr/sbin/sendmail.
 submission_host = 127.0.0.1:{self.smtp_port}
 
+{self._oauth2_conf()}
 # One passwd-file per user: Dovecot re-checks a passwd-file at most once per second, so a
 # user added to a shared file just after a lookup stays unknown for up to a second, while a
 # new file is read at its first lookup.
@@ -489,6 +497,29 @@ plugin {{
   # Let tests use ":seconds" so vacation periods can be short.
   sieve_extensions = +vacation-seconds
   sieve_vacation_min_period = 0
+}}
+"""
+
+    def _oauth2_conf(self) -> str:
+        """The optional oauth2 passdb (empty without an introspection URL): bearer tokens are
+        checked by the test's introspection endpoint; the user's mail still comes from the
+        passwd-file userdb."""
+        if self.oauth2_introspection_url is None:
+            return ""
+        ext = self._paths.dovecot_dir / "oauth2.conf.ext"
+        ext.write_text(
+            f"introspection_mode = post\n"
+            f"introspection_url = {self.oauth2_introspection_url}\n"
+            "username_attribute = username\n"
+            "active_attribute = active\n"
+            "active_value = true\n"
+            "force_introspection = yes\n"
+        )
+        return f"""auth_mechanisms = plain login xoauth2 oauthbearer
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {ext}
 }}
 """
 

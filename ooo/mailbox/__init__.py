@@ -27,10 +27,29 @@ def _imap(cfg: MailboxConfig, password: Callable[[], str]) -> Mailbox:
         ca_file=str(cfg.ca_file) if cfg.ca_file else None,
         idle_refresh=cfg.idle_refresh.total_seconds(),
         poll_interval=cfg.poll_interval.total_seconds(),
+        auth=cfg.auth,
     )
 
 
-_FACTORIES: dict[str, Callable[[MailboxConfig, Callable[[], str]], Mailbox]] = {"imap": _imap}
+def _exchange(cfg: MailboxConfig, password: Callable[[], str]) -> Mailbox:
+    from ooo.mailbox.ews import EwsMailbox
+
+    return EwsMailbox(
+        cfg.ews_url,
+        cfg.username,
+        password,
+        primary_smtp_address=cfg.primary_smtp_address,
+        # "password" (the default) is a password login, which on-premises Exchange does by NTLM.
+        auth="basic" if cfg.auth == "basic" else "oauth2" if cfg.auth == "oauth2" else "ntlm",
+        folder=cfg.folder,
+        poll_interval=cfg.poll_interval.total_seconds(),
+    )
+
+
+_FACTORIES: dict[str, Callable[[MailboxConfig, Callable[[], str]], Mailbox]] = {
+    "imap": _imap,
+    "exchange": _exchange,
+}
 
 
 def create(cfg: MailboxConfig, password: Callable[[], str]) -> Mailbox:
@@ -39,4 +58,6 @@ def create(cfg: MailboxConfig, password: Callable[[], str]) -> Mailbox:
 
 def mailbox_id(cfg: MailboxConfig) -> str:
     """How the store names the watched folder; a new server or folder starts a new cursor."""
+    if cfg.backend == "exchange":
+        return f"exchange:{cfg.primary_smtp_address or cfg.username}@{cfg.ews_url}/{cfg.folder}"
     return f"{cfg.backend}:{cfg.username}@{cfg.host}:{cfg.effective_port}/{cfg.folder}"

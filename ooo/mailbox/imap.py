@@ -36,6 +36,7 @@ from typing import Any, Literal, NoReturn
 import imapclient
 from imapclient import exceptions as imap_errors
 
+from ooo import oauth
 from ooo.mailbox.base import (
     BODY_CAP,
     HEADER_CAP,
@@ -46,6 +47,7 @@ from ooo.mailbox.base import (
     MailboxAuthError,
     MailboxUnavailable,
 )
+from ooo.oauth import OAUTH_MECHANISMS
 from ooo.parse import parse
 
 Security = Literal["ssl", "starttls", "plain"]
@@ -108,9 +110,12 @@ class ImapMailbox(Mailbox):
         *,
         poll_interval: float = 5.0,
         use_idle: bool = True,
+        auth: str = "password",
     ) -> None:
         if security not in SECURITY_MODES:
             raise ValueError(f"security must be one of {SECURITY_MODES}, not {security!r}")
+        if auth != "password" and auth not in OAUTH_MECHANISMS:
+            raise ValueError(f"auth must be 'password', 'xoauth2' or 'oauthbearer', not {auth!r}")
         self.host = host
         self.port = port
         self.security: Security = security
@@ -122,6 +127,8 @@ class ImapMailbox(Mailbox):
         self.poll_interval = poll_interval
         self.use_idle = use_idle
         self._password_provider = password_provider
+        # "password" (LOGIN), or "xoauth2"/"oauthbearer": the provider then gives a token.
+        self.auth = auth
         self._client: Any = None  # imapclient.IMAPClient, untyped
         self._uidvalidity = 0
         self._uidnext = 1
@@ -237,6 +244,9 @@ class ImapMailbox(Mailbox):
         ) from exc
 
     def _login(self, client: Any) -> None:
+        if self.auth in OAUTH_MECHANISMS:
+            self._oauth_login(client)
+            return
         password = self._password_provider()
         try:
             client.login(self.username, password)
@@ -251,6 +261,38 @@ class ImapMailbox(Mailbox):
         except (OSError, imap_errors.IMAPClientError) as exc:
             detail = _describe(exc).replace(password, "***") if password else _describe(exc)
             raise MailboxUnavailable(f"login to {self.where} failed: {detail}") from exc
+
+    def _oauth_login(self, client: Any) -> None:
+        """AUTHENTICATE XOAUTH2 / OAUTHBEARER with a token fetched now (never kept)."""
+        mechanism: oauth.Mechanism = "oauthbearer" if self.auth == "oauthbearer" else "xoauth2"
+        name = oauth.sasl_name(mechanism)
+        # Asked before the token helper runs: a wrong host should not cost a token refresh.
+        with self._mapped("reading capabilities", client):
+            offered = client.has_capability(f"AUTH={name}")
+        if not offered:
+            raise MailboxAuthError(
+                f"{self.where} does not offer AUTH={name}; check mailbox.host and "
+                'mailbox.auth (Microsoft 365 and Gmail take "xoauth2")'
+            )
+        token = self._password_provider()
+        responder = oauth.SaslResponder(
+            mechanism,
+            oauth.initial_response(mechanism, self.username, token, self.host, self.port),
+        )
+        try:
+            client.sasl_login(name, responder)
+        except imap_errors.LoginError as exc:
+            detail = oauth.redact(_describe(exc), token)
+            if any(code in detail for code in _TRANSIENT_LOGIN_CODES):
+                raise MailboxUnavailable(f"{self.where} cannot log in right now: {detail}") from exc
+            said = f"; SASL {responder.server_status}" if responder.server_status else ""
+            raise MailboxAuthError(
+                f"{self.where} refused the {name} sign-in ({detail}{said}): "
+                + oauth.refused_advice("mailbox", self.username)
+            ) from exc
+        except (OSError, imap_errors.IMAPClientError) as exc:
+            detail = oauth.redact(_describe(exc), token)
+            raise MailboxUnavailable(f"{name} login to {self.where} failed: {detail}") from exc
 
     @contextlib.contextmanager
     def _mapped(self, doing: str, client: Any = None) -> Iterator[None]:

@@ -13,6 +13,9 @@ import ssl
 from collections.abc import Callable
 from pathlib import Path
 
+from ooo import oauth
+from ooo.errors import UserError
+from ooo.oauth import OAUTH_MECHANISMS
 from ooo.transport.base import (
     Transport,
     TransportAuthError,
@@ -41,8 +44,14 @@ class SmtpTransport(Transport):
         password_provider: Callable[[], str] | None,
         ca_file: Path | None = None,
         timeout: float = 30.0,
+        auth: str = "password",
     ) -> None:
+        if auth != "password" and auth not in OAUTH_MECHANISMS:
+            raise ValueError(f"auth must be 'password', 'xoauth2' or 'oauthbearer', not {auth!r}")
         self.host, self.port, self.security = host, port, security
+        # "password" (AUTH via smtplib's login), or "xoauth2"/"oauthbearer": the provider then
+        # gives an access token.
+        self.auth = auth
         self.username = username
         self.password_provider = password_provider
         self.ca_file = ca_file
@@ -65,7 +74,9 @@ class SmtpTransport(Transport):
                 if self.security == "starttls":
                     conn.starttls(context=tls_context(self.ca_file))
             conn.ehlo_or_helo_if_needed()
-            if self.username:
+            if self.username and self.auth in OAUTH_MECHANISMS:
+                self._oauth_login(conn, self.username)
+            elif self.username:
                 password = self.password_provider() if self.password_provider else ""
                 conn.login(self.username, password)
             return conn
@@ -83,6 +94,39 @@ class SmtpTransport(Transport):
             raise TransportUnavailable(f"{self.where}: {exc}") from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise TransportUnavailable(f"{self.where} unreachable: {_describe(exc)}") from exc
+
+    def _oauth_login(self, conn: smtplib.SMTP, user: str) -> None:
+        """AUTH XOAUTH2 / OAUTHBEARER with a token fetched now (never kept, never shown)."""
+        mechanism: oauth.Mechanism = "oauthbearer" if self.auth == "oauthbearer" else "xoauth2"
+        name = oauth.sasl_name(mechanism)
+        offered = (conn.esmtp_features.get("auth") or "").upper().split()
+        if name not in offered:
+            conn.close()
+            raise TransportAuthError(
+                f"{self.where} does not offer AUTH {name} (offers: {' '.join(offered) or 'none'})"
+                "; check smtp.host, smtp.security and smtp.auth (Microsoft 365 and Gmail take "
+                '"xoauth2" after STARTTLS or SSL)'
+            )
+        try:
+            token = self.password_provider() if self.password_provider else ""
+        except UserError as exc:
+            # A failing token helper is for the user to fix: keep the reply queued meanwhile.
+            conn.close()
+            raise TransportAuthError(exc.render().removeprefix("error: ")) from exc
+        responder = oauth.SaslResponder(
+            mechanism, oauth.initial_response(mechanism, user, token, self.host, self.port)
+        )
+        try:
+            conn.auth(name, responder, initial_response_ok=True)
+        except smtplib.SMTPAuthenticationError as exc:
+            conn.close()
+            error = exc.smtp_error
+            text = error.decode(errors="replace") if isinstance(error, bytes) else str(error)
+            said = f"; SASL {responder.server_status}" if responder.server_status else ""
+            raise TransportAuthError(
+                f"{self.where} refused the {name} sign-in for {user!r} ({exc.smtp_code} "
+                f"{oauth.redact(text, token)}{said}): " + oauth.refused_advice("smtp", user)
+            ) from exc
 
     def _connection(self) -> smtplib.SMTP:
         if self._conn is not None:
@@ -117,6 +161,10 @@ class SmtpTransport(Transport):
             if 400 <= exc.smtp_code < 500:
                 raise TransportUnavailable(text) from exc
             raise TransportRejected(text) from exc
+        except UnicodeEncodeError as exc:
+            # A non-ASCII address without SMTPUTF8: this reply can never go; others can.
+            self.close()
+            raise TransportRejected(f"{self.where}: cannot send to a non-ASCII address") from exc
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
             raise TransportUnavailable(f"{self.where} failed mid-send: {_describe(exc)}") from exc
@@ -134,6 +182,8 @@ class SmtpTransport(Transport):
         conn = self._connection()
         features = sorted(conn.esmtp_features)
         auth = f", logged in as {self.username}" if self.username else ", no login configured"
+        if self.username and self.auth in OAUTH_MECHANISMS:
+            auth += f" with {self.auth.upper()}"
         return f"{self.where}: EHLO ok ({self.security}{auth}; {', '.join(features)[:80]})"
 
     def close(self) -> None:

@@ -1,0 +1,212 @@
+"""Fuzz target for the message parser, the reply policy and the reply composer (hypothesis).
+
+Seeds are the messages in ``tests/corpus/``; hypothesis mutates them (hostile headers
+inserted, values swapped for encoded CR/LF, 8-bit and control characters, bytes flipped, cut
+short) and runs parse -> decide -> compose on each. What must hold for every input:
+
+- ``parse`` and ``decide`` never raise, and every string of the parsed message is one line;
+- a reply composed for it has exactly the header lines ooo writes, none injected, each
+  well formed, and reads back with no header defects.
+
+Runs briefly as a normal test (200 examples); longer on demand::
+
+    OOO_FUZZ_EXAMPLES=100000 python -m pytest tests/fuzz_parse.py
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ooo.compose import Renderer, compose_reply
+from ooo.mailbox.base import BODY_CAP, HEADER_CAP
+from ooo.mailbox.memory import split_message
+from ooo.parse import Inbound, parse
+from ooo.policy import Decision, Reason, decide
+from ooo.refs import new_ref
+from tests.helpers import END, INSIDE, OWNER, START
+from tests.helpers import settings as engine_settings
+
+CORPUS = Path(__file__).parent / "corpus"
+SEEDS = sorted(p.read_bytes() for p in CORPUS.glob("*.eml"))
+EXAMPLES = int(os.environ.get("OOO_FUZZ_EXAMPLES", "200"))
+
+RENDERER = Renderer()
+SETTINGS = engine_settings()
+#: What compose_reply writes (no Cc: no routing here). Anything else is an injection.
+REPLY_HEADERS = {
+    "from",
+    "to",
+    "subject",
+    "date",
+    "message-id",
+    "in-reply-to",
+    "references",
+    "auto-submitted",
+    "x-auto-response-suppress",
+    "x-loop",
+    "mime-version",
+    "content-type",
+}
+_HEADER_LINE = re.compile(rb"^[A-Za-z0-9-]+:( |$)")  # the value may start folded
+
+NASTY_VALUES = [
+    "=?utf-8?q?Hi=0D=0ABcc:_victim@example.net=0D=0AX-Injected:_yes?=",
+    "=?utf-8?b?QWxpY2UNClgtSW5qZWN0ZWQ6IHllcw==?= <alice@example.org>",
+    "=?iso-8859-1?q?=0AX-Injected:=20yes?=",
+    "=?x-unknown?q?broken?=",
+    "=?utf-8?q?unterminated",
+    "<script>alert(1)</script>",
+    "a\rX-Injected: bare-cr",
+    "a\nX-Injected: bare-lf",
+    "a\x00b",
+    "\u202eevil\u2028line\u2029para\x85nel",
+    "x" * 5000,
+    '"Bob\r\n X-Injected: folded" <bob@example.com>',
+    "",
+]
+HEADER_NAMES = [
+    "Subject",
+    "From",
+    "Return-Path",
+    "Sender",
+    "To",
+    "Cc",
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+    "Date",
+    "Content-Type",
+    "Auto-Submitted",
+    "X-Loop",
+    "Precedence",
+]
+
+header_value = st.one_of(
+    st.sampled_from(NASTY_VALUES),
+    st.text(max_size=200),
+    st.binary(max_size=200).map(lambda b: b.decode("latin-1")),
+)
+
+
+@st.composite
+def mutated_message(draw: st.DrawFn) -> bytes:
+    """A corpus seed with a handful of header mutations, byte flips or a cut."""
+    raw = draw(st.sampled_from(SEEDS))
+    head, body = split_message(raw)
+    lines = head.rstrip(b"\r\n").split(b"\r\n") if head.strip() else []
+    for _ in range(draw(st.integers(0, 6))):
+        op = draw(st.sampled_from(["add", "replace", "drop", "flip", "raw"]))
+        name = draw(st.sampled_from(HEADER_NAMES))
+        value = draw(header_value).encode("utf-8", "surrogateescape")
+        if op == "add" or not lines:
+            lines.insert(draw(st.integers(0, len(lines))), name.encode() + b": " + value)
+        elif op == "replace":
+            i = draw(st.integers(0, len(lines) - 1))
+            lines[i] = lines[i].split(b":", 1)[0] + b": " + value
+        elif op == "drop":
+            lines.pop(draw(st.integers(0, len(lines) - 1)))
+        elif op == "flip":
+            i = draw(st.integers(0, len(lines) - 1))
+            if lines[i]:
+                j = draw(st.integers(0, len(lines[i]) - 1))
+                line = bytearray(lines[i])
+                line[j] = draw(st.integers(0, 255))
+                lines[i] = bytes(line)
+        else:
+            lines.append(draw(st.binary(max_size=100)))
+    out = b"\r\n".join(lines) + b"\r\n\r\n" + body
+    if draw(st.booleans()) and draw(st.booleans()):
+        out = out[: draw(st.integers(0, len(out)))]
+    return out
+
+
+def one_line(value: str) -> bool:
+    return not any(c in value for c in "\r\n\x00")
+
+
+def check_inbound(msg: Inbound) -> None:
+    for text in (msg.subject, msg.from_name, msg.sender or "", msg.message_id or ""):
+        assert one_line(text), repr(text)
+    for values in msg.headers.values():
+        assert all(one_line(v) for v in values)
+    assert all(one_line(a) and "@" in a for a in msg.recipients)
+
+
+def check_reply(raw: bytes) -> None:
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    names = []
+    for line in head.split(b"\r\n"):
+        assert b"\r" not in line and b"\n" not in line and b"\x00" not in line, line
+        if line[:1] in (b" ", b"\t"):
+            continue  # a folded continuation of the header above
+        assert _HEADER_LINE.match(line), f"not a header line: {line!r}"
+        names.append(line.split(b":", 1)[0].decode().lower())
+    assert set(names) <= REPLY_HEADERS, set(names) - REPLY_HEADERS
+    assert len(names) == len(set(names)), names  # nothing doubled
+    back = email.message_from_bytes(raw, policy=email.policy.default)
+    for name in ("From", "To", "Subject", "In-Reply-To", "References"):
+        value = back[name]
+        if value is not None:
+            # (Address syntax defects, e.g. "mallor.@example.net", are the sender's problem:
+            # the server refuses such a recipient for good. Only injection matters here.)
+            assert one_line(str(value)), (name, str(value))
+
+
+def pipeline(raw: bytes) -> None:
+    """Parse, decide and compose one raw message as the engine would, checking each step."""
+    head, body = split_message(raw)
+    msg = parse("1", head[:HEADER_CAP], body[:BODY_CAP], INSIDE, len(raw))
+    check_inbound(msg)
+    decision = decide(
+        msg,
+        SETTINGS.owner,
+        window_start=START,
+        window_end=END,
+        last_reply_at=None,
+        interval=timedelta(days=7),
+        now=INSIDE,
+    )
+    # Compose whatever the policy said, as if it had said yes: the composer must be safe for
+    # every message, not only for those that pass the policy.
+    # (The policy never answers a non-ASCII sender: see the assertion below.)
+    usable = msg.sender is not None and msg.sender.isascii()
+    if decision.reply:
+        assert usable
+    recipient = msg.sender if msg.sender and usable else "fallback@example.org"
+    forced = Decision(Reason.REPLY, owner_address=OWNER, recipient=recipient)
+    reply = compose_reply(
+        msg,
+        forced,
+        SETTINGS.reply,
+        RENDERER,
+        message_id="<reply@example.com>",
+        now=INSIDE,
+        ref=new_ref(lambda _: False),
+    )
+    check_reply(reply.as_bytes())
+
+
+def test_every_corpus_seed_goes_through_the_pipeline() -> None:
+    """Each committed hostile message parses, is decided and gets a clean reply."""
+    assert len(SEEDS) >= 20
+    for raw in SEEDS:
+        pipeline(raw)
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(mutated_message())
+def test_mutated_messages_never_crash_nor_inject(raw: bytes) -> None:
+    """No mutation of a seed makes parse/decide raise or puts a line into a reply header."""
+    pipeline(raw)
