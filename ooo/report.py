@@ -461,7 +461,9 @@ def headline(r: Report) -> list[str]:
 
 
 def suppressed_heading(r: Report) -> str:
-    return f"{_plural(r.suppressed_total, 'message')} suppressed (not listed, by reason):"
+    # Suppressed messages are counted, not listed; the flood valve's inquiries are both
+    # (their reason says so), so the owner sees the valve tripped and what it held back.
+    return f"{_plural(r.suppressed_total, 'message')} not answered, counted by reason:"
 
 
 def _window_line(r: Report) -> str:
@@ -965,8 +967,8 @@ def render_html(r: Report) -> str:
         out.append("</ul>")
     if r.suppressed:
         out.append(
-            f"<p class=suppressed>{_plural(r.suppressed_total, 'message')} suppressed, "
-            "not listed:</p><table class=reasons><tbody>"
+            f"<p class=suppressed>{h(suppressed_heading(r))}</p>"
+            "<table class=reasons><tbody>"
         )
         for code, n in r.suppressed.items():
             out.append(f"<tr><td class=num>{n}</td><td>{h(describe_reason(code))}</td></tr>")

@@ -77,6 +77,30 @@ def test_without_a_keyring_check_says_what_to_do(
 
 
 @pytest.mark.servers
+def test_without_a_keyring_the_daemon_says_what_to_do(
+    mail_stack: MailStack, mail_user: Callable[[str], User], tmp_path: Path
+) -> None:
+    """`ooo run --once` with a keyring config and no keyring exits 2 with the advice, not a
+    traceback or keyring's generic error."""
+    responder = Responder(mail_stack, mail_user("bob"), tmp_path)
+    without_password_command(responder)
+    done = subprocess.run(
+        responder.command("run", "--once"),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+        env={**os.environ, **FAIL_BACKEND},
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "cannot read the mailbox password" in done.stderr
+    assert "gnome-keyring" in done.stderr and "password_command" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "No recommended backend" not in done.stderr
+
+
+@pytest.mark.servers
 def test_secret_service_stores_the_password_the_daemon_logs_in_with(
     mail_stack: MailStack, mail_user: Callable[[str], User], tmp_path: Path
 ) -> None:

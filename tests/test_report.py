@@ -582,7 +582,7 @@ def test_text_report_reads_top_down_and_drops_control_characters() -> None:
     assert "\x1b" not in text and "\x07" not in text
     assert "Subject:   [2J [31mred alert" in text
     assert text.index("1 inquiry while you were away.") < text.index("STILL OPEN (1)")
-    assert "4 messages suppressed" in text and "4  mailing-list mail" in text
+    assert "4 messages not answered" in text and "4  mailing-list mail" in text
     full = render_text(mixed())
     assert full.index("STILL OPEN (2)") < full.index("OOO-AAAAAA  VIP  URGENT")
     assert full.index("OOO-AAAAAA") < full.index("RESOLVED (3)") < full.index("OOO-BBBBBB")
