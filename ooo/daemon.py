@@ -20,6 +20,7 @@ import random
 import re
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -51,6 +52,9 @@ log = logging.getLogger("ooo")
 #: Reconnect delays: 2 s doubling up to 5 min, +-25 % jitter.
 BACKOFF_FIRST = 2.0
 BACKOFF_CAP = 300.0
+#: Wall time moving this much more (or less) than the monotonic clock during one wait means
+#: the machine slept (suspend/resume) or the clock was set: the connection is likely dead.
+CLOCK_JUMP = 60.0
 
 
 def utcnow() -> datetime:
@@ -238,6 +242,7 @@ class Daemon:
     once: bool = False
     dry_run: bool = False
     clock: Callable[[], datetime] = utcnow
+    monotonic: Callable[[], float] = time.monotonic
     mailbox: Mailbox | None = None
     transport: Transport | None = None
     store: Store | None = None
@@ -400,6 +405,7 @@ class Daemon:
                     return 0
                 timeout = self._wait_timeout(store, now)
                 waiting = False
+                wall, mono = self.clock(), self.monotonic()
                 try:
                     with self._interruptible_section():
                         waiting = True
@@ -407,6 +413,16 @@ class Daemon:
                 except _Reload:
                     if waiting:
                         mailbox.close()  # IDLE was cut short; the next round reconnects
+                jump = (self.clock() - wall).total_seconds() - (self.monotonic() - mono)
+                if abs(jump) > CLOCK_JUMP:
+                    # CLOCK_MONOTONIC stops while the machine is suspended: after a resume the
+                    # TCP connection is usually dead without anyone having said so.
+                    log.warning(
+                        "the clock jumped %+.0f s (suspend and resume, or the clock was set): "
+                        "reconnecting to catch up",
+                        jump,
+                    )
+                    mailbox.close()
             except MailboxAuthError as exc:
                 if self.once:
                     raise UserError(str(exc), advice="check the login with `ooo check`") from exc

@@ -104,3 +104,48 @@ def test_reconnects_with_backoff_and_then_answers(
     thread.join(10)
     assert result == [0]
     assert len(transport.sent) == 1
+
+
+class SleepyMailbox(MemoryMailbox):
+    """A mailbox whose wait() is where the laptop was suspended: wall time jumps ahead
+    while the monotonic clock does not."""
+
+    def __init__(self, clock: Clock, jump: timedelta) -> None:
+        super().__init__()
+        self.clock, self.jump, self.waits = clock, jump, 0
+
+    def wait(self, timeout: float) -> bool:
+        self.waits += 1
+        if self.waits == 1:
+            self.clock.now += self.jump
+            return False
+        return super().wait(min(timeout, 0.05))
+
+
+def test_a_clock_jump_reconnects_and_catches_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After a suspend (wall clock ahead of the monotonic clock) the daemon drops the
+    connection, reconnects and answers what arrived while it slept."""
+    clock = Clock(START + timedelta(days=1))
+    mailbox = SleepyMailbox(clock, timedelta(hours=3))
+    transport = MemoryTransport()
+    d = Daemon(
+        config(tmp_path),
+        clock=clock,
+        mailbox=mailbox,
+        transport=transport,
+        monotonic=lambda: 1000.0,
+    )
+    caplog.set_level("INFO", logger="ooo")
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(d.run()), daemon=True)
+    thread.start()
+    wait_for(lambda: "the clock jumped +10800 s" in caplog.text, 10, "the jump to be noticed")
+    mailbox.deliver(raw_message(), clock.now)
+    wait_for(lambda: transport.sent, 10, "the reply after the resume")
+    assert mailbox.open_count >= 2  # reconnected
+    d.request_stop()
+    mailbox.close()
+    thread.join(10)
+    assert result == [0]
