@@ -129,9 +129,7 @@ def _config_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentPa
         "init", parents=[common], help="write a starter config (asks, or takes the options)"
     )
     init.add_argument("--name", help="your name, as replies are signed")
-    init.add_argument(
-        "--address", action="append", default=[], help="your address (repeatable)"
-    )
+    init.add_argument("--address", action="append", default=[], help="your address (repeatable)")
     init.add_argument("--timezone", help="IANA time zone (default: this machine's)")
     init.add_argument("--start", help="away from: 2026-12-20 or 2026-12-20T09:00")
     init.add_argument("--end", help="back on: 2027-01-05 or 2027-01-05T09:00")

@@ -36,6 +36,7 @@ SECRET_WORDS = ("password", "secret", "token", "credential")
 def is_secret_key(name: str) -> bool:
     return any(word in name.lower() for word in SECRET_WORDS)
 
+
 # -- show ------------------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -291,24 +292,30 @@ class Engine:
         """Make each inquiry's keyword ($OooOpen / $OooResolved) match its derived status."""
         if self.dry_run:
             return 0
-        changed = 0
+        # Grouped, so that a burst of new inquiries costs one STORE, not one per message.
+        groups: dict[tuple[str, bool], list[sqlite3.Row]] = {}
         for row in self.store.untagged_inquiries():
             if row["mailbox"] != self.settings.mailbox_id or row["epoch"] != self._epoch:
                 continue  # the message's key means nothing in the current mailbox
+            # A message never tagged carries neither keyword: nothing to remove.
+            groups.setdefault((row["status"], row["tagged"] is not None), []).append(row)
+        changed = 0
+        for (status, was_tagged), rows in groups.items():
             add, drop = (
-                (TAG_RESOLVED, TAG_OPEN)
-                if row["status"] == "resolved"
-                else (TAG_OPEN, TAG_RESOLVED)
+                (TAG_RESOLVED, TAG_OPEN) if status == "resolved" else (TAG_OPEN, TAG_RESOLVED)
             )
+            keys = [row["key"] for row in rows]
             try:
-                self.mailbox.untag(row["key"], drop)
-                self.mailbox.tag(row["key"], add)
+                if was_tagged:
+                    self.mailbox.untag_many(keys, drop)
+                self.mailbox.tag_many(keys, add)
             except MailboxError as exc:
-                log.debug("could not tag inquiry %s: %s", row["ref"], exc)
+                log.debug("could not tag %d inquiries: %s", len(rows), exc)
                 return changed
             with self.store.transaction():
-                self.store.set_tagged(row["id"], row["status"])
-            changed += 1
+                for row in rows:
+                    self.store.set_tagged(row["id"], status)
+            changed += len(rows)
         return changed
 
     def _valve(self, decision: Decision, now: datetime) -> Decision:
@@ -479,6 +486,18 @@ class Engine:
 
     def flush(self) -> int:
         """Send every due reply. Stops at the first sign the server is down; returns sent."""
+        replied: list[str] = []
+        try:
+            return self._flush(replied)
+        finally:
+            # One STORE for the whole batch: the keyword is a courtesy, the store the record.
+            if replied:
+                try:
+                    self.mailbox.tag_many(replied, TAG_REPLIED)
+                except MailboxError as exc:
+                    log.debug("could not tag %d replied messages: %s", len(replied), exc)
+
+    def _flush(self, replied: list[str]) -> int:
         sent = 0
         while True:
             now = self.clock()
@@ -544,10 +563,10 @@ class Engine:
                 cc = f" (cc {', '.join(item.cc)})" if item.cc else ""
                 log.info("%s %s%s: %s", verb, item.recipient, cc, item.message_id)
                 if not self.dry_run and item.kind == "reply":
-                    self._after_send(item.message_key, item.raw)
+                    replied.append(item.message_key)
+                    self._after_send(item.raw)
 
-    def _after_send(self, key: str, raw: bytes) -> None:
-        self._tag(key, TAG_REPLIED)
+    def _after_send(self, raw: bytes) -> None:
         if self.settings.sent_folder:
             try:
                 self.mailbox.append(self.settings.sent_folder, raw, seen=True)

@@ -967,8 +967,7 @@ def render_html(r: Report) -> str:
         out.append("</ul>")
     if r.suppressed:
         out.append(
-            f"<p class=suppressed>{h(suppressed_heading(r))}</p>"
-            "<table class=reasons><tbody>"
+            f"<p class=suppressed>{h(suppressed_heading(r))}</p><table class=reasons><tbody>"
         )
         for code, n in r.suppressed.items():
             out.append(f"<tr><td class=num>{n}</td><td>{h(describe_reason(code))}</td></tr>")

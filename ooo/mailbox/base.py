@@ -12,6 +12,7 @@ The engine stores them and hands them back; it never parses them.
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -110,6 +111,17 @@ class Mailbox(abc.ABC):
     @abc.abstractmethod
     def untag(self, key: str, keyword: str) -> None:
         """Remove a keyword from a message (nothing if it does not carry it)."""
+
+    def tag_many(self, keys: Sequence[str], keyword: str) -> None:
+        """tag() for many messages; a backend that can do it in one round trip overrides it
+        (after a burst, one command instead of a thousand)."""
+        for key in keys:
+            self.tag(key, keyword)
+
+    def untag_many(self, keys: Sequence[str], keyword: str) -> None:
+        """untag() for many messages (see tag_many)."""
+        for key in keys:
+            self.untag(key, keyword)
 
     @abc.abstractmethod
     def keywords(self, key: str) -> set[str]:

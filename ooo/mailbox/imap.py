@@ -29,7 +29,7 @@ import math
 import re
 import ssl
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NoReturn
 
@@ -402,6 +402,29 @@ class ImapMailbox(Mailbox):
         client = self._require()
         with self._mapped(f"tagging message {key}"):
             client.add_flags([_uid(key)], [keyword], silent=True)
+        self._note_untagged_exists()
+
+    def tag_many(self, keys: Sequence[str], keyword: str) -> None:
+        self._store_flags(keys, keyword, add=True)
+
+    def untag_many(self, keys: Sequence[str], keyword: str) -> None:
+        self._store_flags(keys, keyword, add=False)
+
+    def _store_flags(self, keys: Sequence[str], keyword: str, *, add: bool) -> None:
+        """One UID STORE per 500 messages instead of one per message."""
+        if not _KEYWORD.match(keyword) or keyword.startswith("\\"):
+            raise ValueError(f"not an IMAP keyword: {keyword!r}")
+        uids = [_uid(k) for k in keys]
+        if not uids:
+            return
+        client = self._require()
+        with self._mapped(f"{'tagging' if add else 'untagging'} {len(uids)} messages"):
+            for start in range(0, len(uids), 500):
+                chunk = uids[start : start + 500]
+                if add:
+                    client.add_flags(chunk, [keyword], silent=True)
+                else:
+                    client.remove_flags(chunk, [keyword], silent=True)
         self._note_untagged_exists()
 
     def untag(self, key: str, keyword: str) -> None:

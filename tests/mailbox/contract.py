@@ -373,6 +373,20 @@ class MailboxContract:
         mailbox.untag(first.key, "$OooResolved")
         assert mailbox.keywords(first.key) == {"$OooReplied"}
 
+    def test_tag_many_and_untag_many(self, mailbox: Mailbox, deliver: Deliver) -> None:
+        """tag_many/untag_many act on exactly the messages named, in one call."""
+        cursor = mailbox.baseline(datetime.now(UTC))
+        for i in range(3):
+            deliver(message(unique(f"many {i}")))
+        first, second, third = drain(mailbox, cursor)[0]
+        mailbox.tag_many([first.key, third.key], "$OooOpen")
+        assert mailbox.keywords(first.key) == {"$OooOpen"}
+        assert mailbox.keywords(second.key) == set()
+        assert mailbox.keywords(third.key) == {"$OooOpen"}
+        mailbox.untag_many([first.key, third.key], "$OooOpen")
+        mailbox.tag_many([], "$OooOpen")
+        assert mailbox.keywords(first.key) == mailbox.keywords(third.key) == set()
+
     def test_tag_and_keywords_round_trip(
         self, mailbox: Mailbox, deliver: Deliver, folder_contents: FolderContents
     ) -> None:
