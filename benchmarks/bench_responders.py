@@ -387,12 +387,13 @@ def cpu_delta(
     the first suspect when figures move between runs. Processes that started and ended in
     between are not seen: Postfix's and Dovecot's workers live for minutes, so this misses
     little."""
-    used: Counter[str] = Counter()
+    used: dict[str, float] = {}
     for pid, (name, cpu) in cpu_snapshot().items():
         spent = cpu - before.get(pid, (name, 0.0))[1]
         if spent > 0:
-            used[names.get(pid, name) if pid in ours else FOREIGN] += spent
-    return dict(used)
+            key = names.get(pid, name) if pid in ours else FOREIGN
+            used[key] = used.get(key, 0.0) + spent
+    return used
 
 
 class Submitter:
@@ -430,6 +431,12 @@ class Submitter:
             self._smtp = None
 
 
+def _has_flood_valve() -> bool:
+    from ooo.config import LimitsConfig  # the ooo of this tree, as the daemon will run it
+
+    return "max_replies_per_hour" in LimitsConfig.model_fields
+
+
 class BenchResponder(Responder):
     """tests/responder.py's Responder, optionally under cProfile (``--profile FILE``) and
     optionally without the Sent copy (``--no-sent-copy``: the test config keeps one, ooo's
@@ -444,7 +451,8 @@ class BenchResponder(Responder):
 
     def write_config(self, extra: str = "") -> None:
         # A benchmark burst is a flood by design: the flood valve must not cut it short.
-        if "[limits]" not in extra:
+        # (Only where the ooo under test has one, so older commits can be measured too.)
+        if "[limits]" not in extra and _has_flood_valve():
             extra += "\n[limits]\nmax_replies_per_hour = 0\n"
         super().write_config(extra)
         if not self.sent_copy:
@@ -830,7 +838,7 @@ class Bench:
             messages.append((sender, inquiry(sender, owner, subject=f"Burst question {i}")))
         cpu_before = proc_cpu_seconds(self.pid)
         cpu_start, cpu_t0 = cpu_snapshot(), time.monotonic()
-        spy = self._start_py_spy() if kind == "ooo" and rnd == 1 else None
+        spy = self._start_py_spy(rnd) if kind == "ooo" else None
         with smtplib.SMTP(self.stack.host, self.stack.smtp_port, timeout=60) as smtp:
             smtp.ehlo()
             t_start = time.monotonic()
@@ -871,7 +879,7 @@ class Bench:
                     f"burst {label}: ooo's after-send work (tags, Sent copies) did not finish"
                 )
             cpu = proc_cpu_seconds(self.pid) - cpu_before
-            self._stop_py_spy(spy)
+            self._stop_py_spy(spy, rnd)
             figures["ooo done (after-send work)"] = (settled or math.nan) - t_start
             figures["ooo CPU ms per message"] = cpu / n * 1000
             figures.update(self._ooo_burst_split(n, senders))
@@ -885,7 +893,12 @@ class Bench:
             flush=True,
         )
 
-    def _start_py_spy(self) -> subprocess.Popen[bytes] | None:
+    def _spy_file(self, rnd: int) -> Path:
+        path: Path = self.args.py_spy
+        # One file per round when there are several (FILE.1.txt, FILE.2.txt, ...).
+        return path if self.args.burst_rounds == 1 else path.with_stem(f"{path.stem}.{rnd}")
+
+    def _start_py_spy(self, rnd: int) -> subprocess.Popen[bytes] | None:
         """Sample the daemon's stacks (idle ones too: waiting is what we want to see)."""
         if self.args.py_spy is None:
             return None
@@ -909,7 +922,7 @@ class Bench:
                 "--format",
                 "raw",
                 "--output",
-                str(self.args.py_spy),
+                str(self._spy_file(rnd)),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -922,7 +935,7 @@ class Bench:
     def _spy_log(self) -> bytes:
         return (self.workdir / "py-spy.log").read_bytes()
 
-    def _stop_py_spy(self, proc: subprocess.Popen[bytes] | None) -> None:
+    def _stop_py_spy(self, proc: subprocess.Popen[bytes] | None, rnd: int) -> None:
         if proc is None:
             return
         proc.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
@@ -931,7 +944,7 @@ class Bench:
         except subprocess.TimeoutExpired:
             proc.kill()
             self.results.notes.append("py-spy did not stop")
-        print(f"  py-spy samples written to {self.args.py_spy}", flush=True)
+        print(f"  py-spy samples written to {self._spy_file(rnd)}", flush=True)
 
     def _ooo_burst_split(self, n: int, senders: User) -> dict[str, float]:
         """Where ooo's burst wall time went, from its own timestamps: every interval between
@@ -950,9 +963,9 @@ class Bench:
             [(datetime.fromisoformat(d).timestamp(), "decide") for d, _ in rows]
             + [(datetime.fromisoformat(s).timestamp(), "send") for _, s in rows if s]
         )
-        spent: Counter[str] = Counter()
+        spent: dict[str, float] = {}
         for (before, _), (at, what) in itertools.pairwise(events):
-            spent[what] += at - before
+            spent[what] = spent.get(what, 0.0) + at - before
         return {f"ooo wall ms per message, {what} steps": spent[what] / n * 1000 for what in spent}
 
     def our_pids(self) -> set[int]:
