@@ -486,18 +486,16 @@ class Engine:
 
     def flush(self) -> int:
         """Send every due reply. Stops at the first sign the server is down; returns sent."""
-        replied: list[str] = []
+        replied: list[tuple[str, bytes]] = []
         try:
             return self._flush(replied)
         finally:
-            # One STORE for the whole batch: the keyword is a courtesy, the store the record.
+            # One STORE and one MULTIAPPEND for the whole batch: the keyword and the Sent copy
+            # are courtesies for the owner's mail client; the store is the record.
             if replied:
-                try:
-                    self.mailbox.tag_many(replied, TAG_REPLIED)
-                except MailboxError as exc:
-                    log.debug("could not tag %d replied messages: %s", len(replied), exc)
+                self._after_send(replied)
 
-    def _flush(self, replied: list[str]) -> int:
+    def _flush(self, replied: list[tuple[str, bytes]]) -> int:
         sent = 0
         while True:
             now = self.clock()
@@ -563,15 +561,19 @@ class Engine:
                 cc = f" (cc {', '.join(item.cc)})" if item.cc else ""
                 log.info("%s %s%s: %s", verb, item.recipient, cc, item.message_id)
                 if not self.dry_run and item.kind == "reply":
-                    replied.append(item.message_key)
-                    self._after_send(item.raw)
+                    replied.append((item.message_key, item.raw))
 
-    def _after_send(self, raw: bytes) -> None:
+    def _after_send(self, replied: list[tuple[str, bytes]]) -> None:
+        try:
+            self.mailbox.tag_many([key for key, _ in replied], TAG_REPLIED)
+        except MailboxError as exc:
+            log.debug("could not tag %d replied messages: %s", len(replied), exc)
         if self.settings.sent_folder:
+            folder = self.settings.sent_folder
             try:
-                self.mailbox.append(self.settings.sent_folder, raw, seen=True)
+                self.mailbox.append_many(folder, [raw for _, raw in replied], seen=True)
             except MailboxError as exc:
-                log.warning("could not save the reply in %s: %s", self.settings.sent_folder, exc)
+                log.warning("could not save %d replies in %s: %s", len(replied), folder, exc)
 
     def _tag(self, key: str, keyword: str) -> None:
         # Tags are a courtesy for the owner's mail client; the store is the record.

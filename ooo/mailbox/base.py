@@ -112,6 +112,11 @@ class Mailbox(abc.ABC):
     def untag(self, key: str, keyword: str) -> None:
         """Remove a keyword from a message (nothing if it does not carry it)."""
 
+    def append_many(self, folder: str, raws: Sequence[bytes], seen: bool = True) -> None:
+        """append() for many messages; IMAP does it in one MULTIAPPEND where offered."""
+        for raw in raws:
+            self.append(folder, raw, seen)
+
     def tag_many(self, keys: Sequence[str], keyword: str) -> None:
         """tag() for many messages; a backend that can do it in one round trip overrides it
         (after a burst, one command instead of a thousand)."""

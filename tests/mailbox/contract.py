@@ -423,6 +423,21 @@ class MailboxContract:
         assert "\\Seen" not in stored[1][1]
         assert mailbox.fetch_new(cursor).messages == []
 
+    def test_append_many_stores_all_in_order(
+        self, mailbox: Mailbox, folder_contents: FolderContents
+    ) -> None:
+        """append_many() stores every message, exactly and in order, in a folder it creates,
+        read as asked; nothing shows up in the watched folder."""
+        cursor = mailbox.baseline(datetime.now(UTC))
+        folder = f"ooo-sent-{uuid.uuid4().hex[:8]}"
+        raws = [message(unique(f"batch {i}")) for i in range(60)]  # more than one chunk
+        mailbox.append_many(folder, raws, seen=True)
+        mailbox.append_many(folder, [], seen=True)
+        stored = folder_contents(folder)
+        assert [raw for raw, _ in stored] == raws
+        assert all("\\Seen" in flags for _, flags in stored)
+        assert mailbox.fetch_new(cursor).messages == []
+
     # -- cursors -------------------------------------------------------------------------
 
     def test_stale_cursor_raises_cursor_invalid(
