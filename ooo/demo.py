@@ -420,7 +420,7 @@ def run_demo(out: Callable[[str], None] = print, show_reply: bool = True) -> dic
     report = build_owner_report(cfg, store)
     out("\n".join("  " + line for line in render_text(report).rstrip().splitlines()))
     out(
-        "\nNext: copy config.example.toml, fill in your server, then `ooo check`, "
-        "`ooo preview --from someone@example.org` and `ooo run`."
+        "\nNext: `ooo config init` (or copy config.example.toml), then `ooo check`, "
+        "`ooo preview --from someone@example.org` and `ooo run` (or `ooo service install`)."
     )
     return {r.value: n for r, n in reasons.items()} | {"sent": len(transport.sent)}
