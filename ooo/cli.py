@@ -549,36 +549,39 @@ def _inquiry_store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return store, row
 
 
-def cmd_resolve(args: argparse.Namespace) -> int:
+def _owner_signal(
+    args: argparse.Namespace, kind: str, by: str | None, rule: str, default: str, said: str
+) -> int:
+    """Record the owner's own decision about an inquiry as a signal, like any other."""
     store, row = _inquiry_store(args)
-    now = datetime.now(UTC)
     with store.transaction():
         store.add_signal(
             ref=row["ref"],
-            at=now,
-            kind="resolved",
-            by=args.by,
-            rule="owner_resolved",
-            evidence=args.note or f"marked resolved by hand (by {args.by})",
+            at=datetime.now(UTC),
+            kind=kind,
+            by=by,
+            rule=rule,
+            evidence=args.note or default,
         )
-    print(f"{row['ref']} ({row['sender']}: {row['subject'][:60]!r}) resolved by {args.by}")
+    print(f"{row['ref']} ({row['sender']}: {row['subject'][:60]!r}) {said}")
     return 0
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    return _owner_signal(
+        args,
+        "resolved",
+        args.by,
+        "owner_resolved",
+        f"marked resolved by hand (by {args.by})",
+        f"resolved by {args.by}",
+    )
 
 
 def cmd_reopen(args: argparse.Namespace) -> int:
-    store, row = _inquiry_store(args)
-    now = datetime.now(UTC)
-    with store.transaction():
-        store.add_signal(
-            ref=row["ref"],
-            at=now,
-            kind="reopened",
-            by=None,
-            rule="owner_reopened",
-            evidence=args.note or "reopened by hand",
-        )
-    print(f"{row['ref']} ({row['sender']}: {row['subject'][:60]!r}) is open again")
-    return 0
+    return _owner_signal(
+        args, "reopened", None, "owner_reopened", "reopened by hand", "is open again"
+    )
 
 
 def cmd_secret(args: argparse.Namespace) -> int:
