@@ -1,8 +1,11 @@
 """Render the automatic reply: Jinja2 templates in a sandbox -> ``email.message.EmailMessage``.
 
-Pure: the Message-ID and ``now`` are passed in. Sender-controlled text (names, subjects)
-reaches headers only through :func:`ooo.parse.clean` (no CR/LF survives) and the stdlib's
-header encoder, and reaches HTML only through Jinja2's autoescape.
+Pure: the Message-ID and ``now`` are passed in. A value from an inbound message reaches an
+outgoing header only as a validated value: a :data:`~ooo.parse.MessageId` (RFC 5322 ``msg-id``,
+taken from the raw header with no encoded-word decoding, see :func:`thread_headers`), an
+address object built from a plain RFC 5321 mailbox (:func:`ooo.parse.is_replyable`), or one
+line of text cleaned by :func:`ooo.parse.clean` and made :func:`inert`. Sender-controlled text
+reaches HTML only through Jinja2's autoescape.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import jinja2.sandbox
 
 from ooo.errors import UserError
 from ooo.network import share_text
-from ooo.parse import Inbound, clean
+from ooo.parse import Inbound, MessageId, clean, is_replyable, message_id
 from ooo.policy import Decision
 
 if TYPE_CHECKING:
@@ -71,6 +74,9 @@ class Renderer:
                 enabled_extensions=("html", "html.j2"), default_for_string=False
             ),
             undefined=jinja2.StrictUndefined,
+            # A template is read once: an edit on disk reaches a running daemon only through a
+            # reload that renders it first (ooo.daemon), so a broken edit never goes out.
+            auto_reload=False,
             keep_trailing_newline=True,
             trim_blocks=True,
             lstrip_blocks=True,
@@ -215,11 +221,9 @@ def compose_reply(
         reply["Cc"] = _address(routing.delegate.name, routing.delegate.email)
     reply["Subject"] = reply_subject(msg.subject, settings.subject_prefix)
     reply["Date"] = email.utils.format_datetime(now)
-    reply["Message-ID"] = message_id
-    if msg.message_id:
-        reply["In-Reply-To"] = msg.message_id
-        refs = [r for r in msg.references if r != msg.message_id] + [msg.message_id]
-        reply["References"] = " ".join(refs[-20:])
+    reply["Message-ID"] = _own_id(message_id)
+    for name, value in thread_headers(msg).items():
+        reply[name] = value
     # RFC 3834 §5: mark it automatic so other responders stay quiet; Exchange's own variant too.
     reply["Auto-Submitted"] = "auto-replied"
     reply["X-Auto-Response-Suppress"] = "All"
@@ -252,15 +256,16 @@ def compose_forward(
     fwd["To"] = _address(routing.delegate.name, routing.delegate.email)
     fwd["Subject"] = f"[{ref}] Fwd: {reply_subject(msg.subject, '')}"
     fwd["Date"] = email.utils.format_datetime(now)
-    fwd["Message-ID"] = message_id
-    if msg.message_id:
-        fwd["References"] = msg.message_id
+    fwd["Message-ID"] = _own_id(message_id)
+    parent = thread_headers(msg).get("In-Reply-To")
+    if parent:
+        fwd["References"] = parent
     fwd["Auto-Submitted"] = "auto-forwarded"
     fwd["X-Auto-Response-Suppress"] = "All"
     fwd["X-Loop"] = decision.owner_address
     fwd.set_content(_forward_note(msg, settings, routing, ref, decision))
     if decision.recipient:
-        fwd["Reply-To"] = decision.recipient
+        fwd["Reply-To"] = _address("", decision.recipient)
     try:
         inner = email.message_from_bytes(original, policy=email.policy.default)
         fwd.add_attachment(inner)
@@ -304,6 +309,27 @@ def _forward_note(
     )
 
 
+def thread_headers(msg: Inbound, cap: int = 20) -> dict[str, MessageId]:
+    """``In-Reply-To`` and ``References`` for an answer to ``msg`` (RFC 5322 §3.6.4), built only
+    from ids that validate. An id that does not is left out (the answer still goes out); with
+    no valid parent id there is no thread to join, so neither header is written."""
+    parent = message_id(msg.message_id) if msg.message_id else None
+    if parent is None:
+        return {}
+    refs = [valid for r in msg.references if (valid := message_id(r)) and valid != parent]
+    chain = [*refs[-(cap - 1) :], parent]
+    return {"In-Reply-To": parent, "References": MessageId(" ".join(chain))}
+
+
+def _own_id(value: str) -> MessageId:
+    valid = message_id(value)
+    if valid is None:
+        raise ValueError(f"not a valid Message-ID for an outgoing message: {value!r}")
+    return valid
+
+
 def _address(name: str, addr: str) -> Address:
+    if not is_replyable(addr):
+        raise ValueError(f"not a plain address for an outgoing header: {addr!r}")
     local, _, domain = addr.partition("@")
     return Address(display_name=inert(clean(name, 200)), username=local, domain=domain)

@@ -17,6 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.policy import compat32
+from typing import NewType
+
+from ooo.htmltext import html_to_text
 
 #: Longest subject or display name kept (a hostile 100,000-character subject is cut).
 TEXT_CAP = 1000
@@ -26,11 +29,30 @@ BODY_TEXT_CAP = 16_000
 HEADER_VALUES_CAP = 50
 #: Message-ids kept from References.
 REFERENCES_CAP = 20
+#: Longest message id kept (RFC 5322 allows 998 octets per line; real ids are under 100).
+MESSAGE_ID_CAP = 250
+#: A header block larger than this is cut by the mailbox backends (a hostile message must not
+#: exhaust memory); a message whose header was cut is never answered (Reason.OVERSIZED_HEADER).
+HEADER_CAP = 256 * 1024
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _SPACES = re.compile(r"\s+")
-_MSGID = re.compile(r"<([^<>\s@]+@[^<>\s@]+|[^<>\s]+)>")
 _ADDR = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+$")
+# RFC 5322 §3.2.3 atext and dot-atom-text, §3.6.4 msg-id (id-left "@" id-right, where id-right
+# may also be a no-fold-literal such as [127.0.0.1]). ASCII only, no spaces, no CR/LF.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]"
+_DOT_ATOM = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
+_MSG_ID = re.compile(rf"<{_DOT_ATOM}@(?:{_DOT_ATOM}|\[[\x21-\x5a\x5e-\x7e]*\])>", re.ASCII)
+_BRACKETED = re.compile(r"<[^<>]*>")
+# A mailbox a reply can go to: a dot-atom local part and a host name (RFC 5321 §4.1.2).
+_REPLYABLE = re.compile(
+    rf"{_DOT_ATOM}@[A-Za-z0-9](?:[A-Za-z0-9-]{{0,62}})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{{0,62}}))*",
+    re.ASCII,
+)
+
+MessageId = NewType("MessageId", str)
+"""A message id that matched RFC 5322's ``msg-id`` grammar (brackets included) and holds no
+encoded-word opener. Only such values are ever written into an outgoing header."""
 
 
 def clean(text: str, cap: int = TEXT_CAP) -> str:
@@ -50,6 +72,12 @@ def normalize_address(addr: str) -> str:
 
 def is_address(addr: str) -> bool:
     return bool(_ADDR.match(addr))
+
+
+def is_replyable(addr: str) -> bool:
+    """A plain RFC 5321 mailbox (dot-atom local part, host name) with nothing a mail library
+    could decode on the way into a header: the only kind of address ooo writes a reply to."""
+    return len(addr) <= 254 and "=?" not in addr and _REPLYABLE.fullmatch(addr) is not None
 
 
 def _to_text(value: object) -> str:
@@ -107,9 +135,21 @@ def parse_addresses(values: Iterable[str]) -> list[tuple[str, str]]:
     return result
 
 
-def message_ids(value: str) -> list[str]:
-    """Every ``<id>`` token in a Message-ID / In-Reply-To / References value, brackets kept."""
-    return [f"<{m}>" for m in _MSGID.findall(value)]
+def message_id(token: str) -> MessageId | None:
+    """``token`` as a :data:`MessageId` when it is one ``<id-left@id-right>`` by RFC 5322, else
+    None. Also None for an id with ``=?`` in it: the email package decodes an encoded word even
+    inside brackets, so such an id could turn into CR/LF and new header lines when written."""
+    if len(token) > MESSAGE_ID_CAP or "=?" in token or not _MSG_ID.fullmatch(token):
+        return None
+    return MessageId(token)
+
+
+def message_ids(value: str) -> list[MessageId]:
+    """The valid ids in a raw (undecoded) Message-ID / In-Reply-To / References value, brackets
+    kept, in order. A bracketed token that is not a valid id is dropped; comments and folding
+    between ids do not matter."""
+    found = (message_id(token) for token in _BRACKETED.findall(value))
+    return list(dict.fromkeys(mid for mid in found if mid is not None))
 
 
 @dataclass(frozen=True)
@@ -117,7 +157,7 @@ class Inbound:
     """A received message, normalised for the decisions. Every str is one clean line."""
 
     key: str
-    message_id: str | None
+    message_id: MessageId | None
     sender: str | None
     """Where a reply goes (RFC 3834 §4): the Return-Path, else Sender, else From; lowercase."""
     sender_source: str
@@ -131,13 +171,16 @@ class Inbound:
     """Lowercase addresses from To, Cc, Bcc and the Resent- variants."""
     headers: dict[str, tuple[str, ...]] = field(repr=False)
     """Decoded, cleaned header values by lowercase name (at most HEADER_VALUES_CAP each)."""
-    in_reply_to: tuple[str, ...] = ()
-    references: tuple[str, ...] = ()
+    in_reply_to: tuple[MessageId, ...] = ()
+    references: tuple[MessageId, ...] = ()
     date: datetime | None = None
     received_at: datetime | None = None
     size: int = 0
     body_text: str = ""
     defects: tuple[str, ...] = ()
+    header_cut: bool = False
+    """The header block was longer than HEADER_CAP and was cut: headers past the cut (List-Id,
+    Auto-Submitted...) are unknown, so the policy does not answer it."""
 
     def header(self, name: str) -> str | None:
         values = self.headers.get(name.lower())
@@ -159,6 +202,7 @@ def parse(
 ) -> Inbound:
     """Parse a message; never raises."""
     defects: list[str] = []
+    header_cut = len(headers) >= HEADER_CAP and not headers.endswith((b"\r\n\r\n", b"\n\n"))
     # NUL bytes make some parsers stop early; they are never meaningful in mail.
     raw = headers.replace(b"\x00", b" ")
     if not raw.endswith((b"\r\n\r\n", b"\n\n")):
@@ -239,6 +283,7 @@ def parse(
         size=size,
         body_text=_body_text(msg),
         defects=tuple(defects),
+        header_cut=header_cut,
     )
 
 
@@ -260,9 +305,14 @@ def _body_text(msg: email.message.Message) -> str:
         payload = chosen.get_payload(decode=True)
         if not isinstance(payload, bytes):
             return ""
-        text = _decode_bytes(payload[: BODY_TEXT_CAP * 4], chosen.get_content_charset())
-        if chosen.get_content_type() == "text/html":
-            text = re.sub(r"<[^>]*>", " ", text)
+        html = chosen.get_content_type() == "text/html"
+        # Markup takes most of an HTML part: read more of it (the converter is bounded).
+        limit = BODY_TEXT_CAP * (16 if html else 4)
+        text = _decode_bytes(payload[:limit], chosen.get_content_charset())
+        if html:
+            # Block structure, quotes (as "> ") and signatures survive, so the resolution
+            # rules read HTML-only mail as they read plain text.
+            text = html_to_text(text, cap=BODY_TEXT_CAP)
         return text.replace("\x00", " ")[:BODY_TEXT_CAP]
     except Exception:
         return ""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from ooo.parse import Inbound
+from ooo.parse import Inbound, is_replyable
 
 
 class Reason(StrEnum):
@@ -41,6 +41,7 @@ class Reason(StrEnum):
     AUDIENCE_OFF = "no_reply_for_audience"
     FOLLOW_UP = "follow_up"
     RATE_LIMITED = "rate_limited"
+    OVERSIZED_HEADER = "oversized_header"
 
 
 DESCRIPTIONS: dict[Reason, str] = {
@@ -66,6 +67,8 @@ DESCRIPTIONS: dict[Reason, str] = {
     Reason.FOLLOW_UP: "a follow-up in the thread of a known inquiry (tracked, never answered)",
     Reason.RATE_LIMITED: "not answered: the safety valve ([limits] max_replies_per_hour) "
     "tripped during a flood (tracked as an inquiry)",
+    Reason.OVERSIZED_HEADER: "the header block is over 256 KB and was cut: what it hides "
+    "(List-Id, Auto-Submitted...) is unknown, so it is not answered",
 }
 
 _LIST_HEADERS = (
@@ -107,6 +110,7 @@ AUTOMATED = frozenset(
         Reason.DUPLICATE,
         Reason.FROM_OWNER,
         Reason.NO_SENDER,
+        Reason.OVERSIZED_HEADER,
     }
 )
 #: Reasons under which a message is an inquiry (it gets a reference and is tracked).
@@ -174,6 +178,9 @@ def decide(
         return Decision(Reason.BEFORE_WINDOW, received.isoformat())
     if received >= window_end:
         return Decision(Reason.AFTER_WINDOW, received.isoformat())
+    if msg.header_cut:
+        # Fail safe: a 270 KB filler header can push List-Id or Auto-Submitted past the cut.
+        return Decision(Reason.OVERSIZED_HEADER)
 
     owner_address = next((a for a in msg.recipients if a in owner.addresses), None)
     if owner_address is None:
@@ -188,6 +195,10 @@ def decide(
         # An internationalised address (RFC 6531/6532) needs SMTPUTF8 end to end; the reply
         # could not be submitted, and a half-sent transaction must not stall the outbox.
         return Decision(Reason.NO_SENDER, f"{sender}: a non-ASCII address (SMTPUTF8)")
+    if not is_replyable(sender):
+        # Quoted local parts, address literals, encoded words: legal or not, nothing a person
+        # uses, and the kind of value a hostile sender crafts to reach a reply's headers.
+        return Decision(Reason.NO_SENDER, f"{sender}: not a plain address")
     if sender in owner.addresses or msg.from_address in owner.addresses:
         return Decision(Reason.FROM_OWNER, sender)
 

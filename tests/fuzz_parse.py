@@ -5,8 +5,18 @@ inserted, values swapped for encoded CR/LF, 8-bit and control characters, bytes 
 short) and runs parse -> decide -> compose on each. What must hold for every input:
 
 - ``parse`` and ``decide`` never raise, and every string of the parsed message is one line;
-- a reply composed for it has exactly the header lines ooo writes, none injected, each
-  well formed, and reads back with no header defects.
+- every message composed for it (the reply with the delegate in Cc, which is also the Sent
+  copy, and the forward to the delegate) has exactly the header lines ooo writes, none
+  injected, each well formed, and reads back with no header defects;
+- every message id in an outgoing ``In-Reply-To`` / ``References`` is one that validates
+  (RFC 5322 ``msg-id``), checked on the raw bytes;
+- the fields an Exchange send takes from the composed bytes (``ews_fields``) are one line
+  each and carry no encoded word.
+
+A second generator (``hostile_thread``) builds messages whose Message-ID, In-Reply-To and
+References are hostile: encoded words that decode to CR/LF and header lines (quoted-printable
+and base64, inside and outside the brackets), raw and bare CR/LF, folded values, ids with
+spaces, nested brackets, overlong ids, mixed with valid ones.
 
 Runs briefly as a normal test (200 examples); longer on demand::
 
@@ -15,6 +25,7 @@ Runs briefly as a normal test (200 examples); longer on demand::
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import os
@@ -25,12 +36,15 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ooo.compose import Renderer, compose_reply
+from ooo.compose import Renderer, compose_forward, compose_reply
+from ooo.config import Person
 from ooo.mailbox.base import BODY_CAP, HEADER_CAP
 from ooo.mailbox.memory import split_message
-from ooo.parse import Inbound, parse
+from ooo.parse import Inbound, is_replyable, message_id, parse
 from ooo.policy import Decision, Reason, decide
 from ooo.refs import new_ref
+from ooo.routing import Routing
+from ooo.transport.ews import ews_fields
 from tests.helpers import END, INSIDE, OWNER, START
 from tests.helpers import settings as engine_settings
 
@@ -54,7 +68,21 @@ REPLY_HEADERS = {
     "x-loop",
     "mime-version",
     "content-type",
+    "cc",
 }
+#: What compose_forward writes.
+FORWARD_HEADERS = (REPLY_HEADERS - {"in-reply-to", "cc"}) | {"reply-to"}
+DELEGATE = Person(name="Carol Jones", email="carol@example.com")
+ROUTING = Routing(
+    audience="external",
+    audience_reason="fuzz",
+    route=None,
+    delegate=DELEGATE,
+    template="reply",
+    cc_delegate=True,
+    forward_to_delegate=True,
+    reply=True,
+)
 _HEADER_LINE = re.compile(rb"^[A-Za-z0-9-]+:( |$)")  # the value may start folded
 
 NASTY_VALUES = [
@@ -140,7 +168,7 @@ def check_inbound(msg: Inbound) -> None:
     assert all(one_line(a) and "@" in a for a in msg.recipients)
 
 
-def check_reply(raw: bytes) -> None:
+def check_reply(raw: bytes, allowed: set[str] = REPLY_HEADERS) -> None:
     head = raw.split(b"\r\n\r\n", 1)[0]
     names = []
     for line in head.split(b"\r\n"):
@@ -149,8 +177,9 @@ def check_reply(raw: bytes) -> None:
             continue  # a folded continuation of the header above
         assert _HEADER_LINE.match(line), f"not a header line: {line!r}"
         names.append(line.split(b":", 1)[0].decode().lower())
-    assert set(names) <= REPLY_HEADERS, set(names) - REPLY_HEADERS
+    assert set(names) <= allowed, set(names) - allowed
     assert len(names) == len(set(names)), names  # nothing doubled
+    check_ids(head)
     back = email.message_from_bytes(raw, policy=email.policy.default)
     for name in ("From", "To", "Subject", "In-Reply-To", "References"):
         value = back[name]
@@ -158,6 +187,17 @@ def check_reply(raw: bytes) -> None:
             # (Address syntax defects, e.g. "mallor.@example.net", are the sender's problem:
             # the server refuses such a recipient for good. Only injection matters here.)
             assert one_line(str(value)), (name, str(value))
+
+
+def check_ids(head: bytes) -> None:
+    """Every token of the raw In-Reply-To / References / Message-ID lines is a valid id."""
+    unfolded = re.sub(rb"\r\n[ \t]", b" ", head)
+    for line in unfolded.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.lower() in (b"in-reply-to", b"references", b"message-id"):
+            tokens = value.decode("ascii").split()
+            assert tokens, line
+            assert all(message_id(t) == t for t in tokens), line
 
 
 def pipeline(raw: bytes) -> None:
@@ -177,11 +217,13 @@ def pipeline(raw: bytes) -> None:
     # Compose whatever the policy said, as if it had said yes: the composer must be safe for
     # every message, not only for those that pass the policy.
     # (The policy never answers a non-ASCII sender: see the assertion below.)
-    usable = msg.sender is not None and msg.sender.isascii()
+    # The policy answers only a plain address; anything else the composer refuses to write.
+    usable = msg.sender is not None and is_replyable(msg.sender)
     if decision.reply:
         assert usable
     recipient = msg.sender if msg.sender and usable else "fallback@example.org"
     forced = Decision(Reason.REPLY, owner_address=OWNER, recipient=recipient)
+    ref = new_ref(lambda _: False)
     reply = compose_reply(
         msg,
         forced,
@@ -189,9 +231,24 @@ def pipeline(raw: bytes) -> None:
         RENDERER,
         message_id="<reply@example.com>",
         now=INSIDE,
-        ref=new_ref(lambda _: False),
+        routing=ROUTING,
+        ref=ref,
     )
-    check_reply(reply.as_bytes())
+    check_reply(reply.as_bytes())  # also the Sent copy: the same bytes are appended
+    forward = compose_forward(
+        msg,
+        raw,
+        forced,
+        SETTINGS.reply,
+        ROUTING,
+        ref=ref,
+        message_id="<forward@example.com>",
+        now=INSIDE,
+    )
+    check_reply(forward.as_bytes(), FORWARD_HEADERS)
+    for out in (reply, forward):  # the same messages sent through Exchange (EWS)
+        for value in ews_fields(out.as_bytes()).header_values():
+            assert one_line(value) and "=?" not in value, value
 
 
 def test_every_corpus_seed_goes_through_the_pipeline() -> None:
@@ -209,4 +266,82 @@ def test_every_corpus_seed_goes_through_the_pipeline() -> None:
 @given(mutated_message())
 def test_mutated_messages_never_crash_nor_inject(raw: bytes) -> None:
     """No mutation of a seed makes parse/decide raise or puts a line into a reply header."""
+    pipeline(raw)
+
+
+_INJECTION = "\r\nX-Injected: yes\r\n\r\n<html>phish</html>"
+HOSTILE_IDS = [
+    "<=?utf-8?q?x=0D=0AX-Injected:_yes=0D=0A=0D=0Ainjected_body?=@example.test>",
+    "<=?utf-8?q?x=0D=0AX-Injected=3A_yes?=@example.test>",  # all atext: grammar alone passes
+    "<=?utf-8?b?" + base64.b64encode(_INJECTION.encode()).decode() + "?=@example.test>",
+    "=?utf-8?q?<a@b>=0D=0AX-Injected:_yes?=",
+    "<a@b> <=?utf-8?q?=0D=0AX-Injected:_yes?=@x>",
+    "<a\r\nX-Injected: yes@x>",
+    "<a\rX-Injected: bare-cr@x>",
+    "<a\nX-Injected: bare-lf@x>",
+    "<a@b>\r\n <c@d>\r\n\t<=?iso-8859-1?q?=0A?=@e>",  # folded
+    "<has space@example.org>",
+    "<<nested@example.org>>",
+    "<@>",
+    "<no-at-sign>",
+    "<ok@[127.0.0.1]>",
+    "<" + "x" * 600 + "@example.org>",
+    "<valid.1@example.org>",
+    "(comment <c@x>) <valid.2@example.org>",
+]
+id_part = st.one_of(
+    st.sampled_from(HOSTILE_IDS),
+    st.from_regex(r"<[A-Za-z0-9.=?_-]{1,40}@[A-Za-z0-9.=?_-]{1,30}>", fullmatch=True),
+    st.text(max_size=80).map(lambda t: f"<{t}@example.org>"),
+)
+
+
+@st.composite
+def hostile_thread(draw: st.DrawFn) -> bytes:
+    """A plain inquiry whose Message-ID, In-Reply-To and References are hostile."""
+
+    def ids() -> str:
+        sep = draw(st.sampled_from([" ", "\r\n ", "\r\n\t", ""]))
+        return sep.join(draw(st.lists(id_part, min_size=1, max_size=6)))
+
+    head = [
+        "Return-Path: <alice@example.org>",
+        "From: Alice <alice@example.org>",
+        f"To: {OWNER}",
+        "Subject: a question",
+        f"Message-ID: {draw(id_part)}",
+    ]
+    if draw(st.booleans()):
+        head.append(f"In-Reply-To: {ids()}")
+    if draw(st.booleans()):
+        head.append(f"References: {ids()}")
+    return ("\r\n".join(head) + "\r\n\r\nHello\r\n").encode("utf-8", "surrogateescape")
+
+
+def test_hostile_ids_in_the_corpus_are_dropped() -> None:
+    """The probe's messages: the ids that would inject are dropped, the reply still goes out,
+    and a valid parent id next to them is kept."""
+    for value in HOSTILE_IDS:
+        raw = (
+            "Return-Path: <alice@example.org>\r\nFrom: alice@example.org\r\n"
+            f"To: {OWNER}\r\nSubject: hi\r\nMessage-ID: {value}\r\n"
+            f"References: {value} <kept@example.org>\r\n\r\nHello\r\n"
+        ).encode()
+        pipeline(raw)
+        msg = parse("1", raw)
+        assert msg.message_id is None or "=?" not in msg.message_id
+        assert all("=?" not in r and "\n" not in r for r in msg.references)
+        if not any(c in value for c in "\r\n"):  # a raw CR/LF ends the header line early
+            assert "<kept@example.org>" in msg.references, value
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(hostile_thread())
+def test_hostile_message_ids_never_reach_a_header(raw: bytes) -> None:
+    """No Message-ID, In-Reply-To or References value, however encoded or folded, adds a line
+    to the reply, the Cc'd copy, the Sent copy or the forward; every id written validates."""
     pipeline(raw)

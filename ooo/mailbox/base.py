@@ -18,6 +18,9 @@ from datetime import datetime
 
 from ooo.errors import OooError
 
+# Re-exported: the cap lives with the parser, which judges a cut header block.
+from ooo.parse import HEADER_CAP as HEADER_CAP
+
 
 class MailboxError(OooError):
     """A mailbox operation failed."""
@@ -37,8 +40,6 @@ class CursorInvalid(MailboxError):
 
 #: Bytes of body kept per message (headers are always fetched whole, up to HEADER_CAP).
 BODY_CAP = 64 * 1024
-#: A header block larger than this is cut; a hostile message must not exhaust memory.
-HEADER_CAP = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,9 @@ class Mailbox(abc.ABC):
     """A watched mail folder. Not thread-safe; one engine drives one mailbox."""
 
     name: str = "mailbox"
+    stable_keys: bool = False
+    """A message keeps its key when the cursor is lost (Exchange item ids do; IMAP UIDs do not
+    survive a UIDVALIDITY change): the engine then recognises a re-read message by its key."""
 
     @abc.abstractmethod
     def open(self) -> None:
