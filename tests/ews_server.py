@@ -10,7 +10,9 @@ it puts in text so that CRLF survives XML parsing.
 
 Every request is recorded (:attr:`EwsServer.requests`, :meth:`EwsServer.calls`), so tests assert
 on what the client sent: the SyncState it echoed back, the extended properties on a reply, the
-categories it set. Basic authentication is checked on every request (a wrong password is 401).
+categories it set, the attachments and Reply-To of a forward. Basic authentication is checked on
+every request (a wrong password is 401). With ``certificate=(cert_file, key_file)`` it serves
+HTTPS (the url says ``https://``), for tests of certificate verification.
 
 What it simplifies, on purpose: one sync state is a (generation, position) pair in the folder's
 change log, so an old state replays the same changes, as Exchange's does; bumping the
@@ -30,6 +32,7 @@ import email.policy
 import email.utils
 import itertools
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -183,6 +186,7 @@ class EwsServer:
         address: str = "bob@example.test",
         *,
         stream_seconds: float = 2.0,
+        certificate: tuple[str, str] | None = None,
     ) -> None:
         self.username = username
         self.password = password
@@ -201,6 +205,10 @@ class EwsServer:
         top = self._add_folder("Top of Information Store", root.id, "msgfolderroot")
         for name, dist in (("Inbox", "inbox"), ("Sent Items", "sentitems"), ("Drafts", "drafts")):
             self._add_folder(name, top.id, dist)
+        self._tls: ssl.SSLContext | None = None
+        if certificate is not None:
+            self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self._tls.load_cert_chain(*certificate)
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -209,6 +217,7 @@ class EwsServer:
     def start(self) -> EwsServer:
         handler = type("Handler", (_Handler,), {"ews": self})
         self._httpd = _Server(("127.0.0.1", 0), handler)
+        self._httpd.tls = self._tls
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -232,7 +241,8 @@ class EwsServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/EWS/Exchange.asmx"
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/EWS/Exchange.asmx"
 
     # -- test API ------------------------------------------------------------------------
 
@@ -606,6 +616,17 @@ class EwsServer:
                 "in_reply_to": elem.findtext("t:InReplyTo", None, NS),
                 "references": elem.findtext("t:References", None, NS),
                 "message_id": elem.findtext("t:InternetMessageId", None, NS),
+                "reply_to": [
+                    a.text for a in elem.findall("t:ReplyTo/t:Mailbox/t:EmailAddress", NS)
+                ],
+                "attachments": [
+                    (
+                        att.findtext("t:Name", "", NS),
+                        att.findtext("t:ContentType", "", NS),
+                        base64.b64decode(att.findtext("t:Content", "", NS)),
+                    )
+                    for att in elem.findall("t:Attachments/t:FileAttachment", NS)
+                ],
             }
         is_read = elem.findtext("t:IsRead", "false", NS) in ("true", "1")
         cats = [c.text or "" for c in elem.findall("t:Categories/t:String", NS)]
@@ -821,6 +842,15 @@ class _Server(ThreadingHTTPServer):
         super().__init__(*args)
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
+        self.tls: ssl.SSLContext | None = None
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = super().get_request()
+        if self.tls is not None:
+            # The handshake runs in the request's own thread (see _Handler.setup), so a client
+            # that refuses the certificate never blocks the accepting loop.
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, address
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self.connections_lock:
@@ -845,6 +875,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: pytest shows failures, not access logs
+
+    def setup(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(10)
+            self.request.do_handshake()  # a refused certificate ends the connection here
+            self.request.settimeout(None)
+        super().setup()
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))

@@ -43,6 +43,7 @@ def _exchange(cfg: MailboxConfig, password: Callable[[], str]) -> Mailbox:
         auth="basic" if cfg.auth == "basic" else "oauth2" if cfg.auth == "oauth2" else "ntlm",
         folder=cfg.folder,
         poll_interval=cfg.poll_interval.total_seconds(),
+        ca_file=str(cfg.ca_file) if cfg.ca_file else None,
     )
 
 

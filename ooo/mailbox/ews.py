@@ -32,6 +32,12 @@ Services, behind the same :class:`~ooo.mailbox.base.Mailbox` interface as IMAP:
   ``ooo: resolved`` (``$OooOpen`` -> ``ooo: open``, and so on), which Outlook shows and filters on.
 * **append** saves a copy of a message (its exact MIME bytes) into a folder, created under the top
   of the mailbox when missing.
+* **TLS**: the server's certificate is verified; ``ca_file`` adds a private CA to the system's,
+  as ``mailbox.ca_file`` does for IMAP. It applies to this mailbox's own connections only: each
+  EwsMailbox talks through a protocol object of its own (:class:`_MailboxProtocol`, not
+  exchangelib's cache shared per endpoint and login), whose sessions mount an HTTPS adapter with
+  that CA on the service endpoint. exchangelib's ``BaseProtocol.HTTP_ADAPTER_CLS`` is a global
+  for every server in the process, so it is left alone.
 
 Every ``exchangelib``, ``requests`` and socket error is mapped here to MailboxUnavailable or
 MailboxAuthError; messages name the server and the user, never the password.
@@ -43,6 +49,7 @@ import contextlib
 import json
 import logging
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -50,6 +57,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import requests.adapters
 from exchangelib import (
     BASIC,
     NTLM,
@@ -66,7 +74,7 @@ from exchangelib import (
 from exchangelib import errors as ews_errors
 from exchangelib.folders import FolderCollection
 from exchangelib.properties import ItemId
-from exchangelib.protocol import FailFast, Protocol
+from exchangelib.protocol import CachingProtocol, FailFast, Protocol
 from exchangelib.services import SyncFolderItems
 
 from ooo.mailbox.base import (
@@ -185,8 +193,12 @@ class EwsMailbox(Mailbox):
     ``password_provider`` is called at each open(), so a changed keyring entry is picked up on
     reconnect; with ``auth="oauth2"`` it must return an access token. ``poll_interval`` is how
     often ``wait`` asks the server when streaming notifications are not available;
-    ``use_streaming=False`` forces polling.
+    ``use_streaming=False`` forces polling. ``ca_file`` (``mailbox.ca_file``) is a PEM bundle
+    with a private CA that signed the server's certificate, trusted for this server only.
     """
+
+    # Item ids are the same after a sync state is rejected and the folder is read again.
+    stable_keys = True
 
     name = "exchange"
 
@@ -202,6 +214,7 @@ class EwsMailbox(Mailbox):
         poll_interval: float = 60.0,
         use_streaming: bool = True,
         max_connections: int = 4,
+        ca_file: str | None = None,
     ) -> None:
         if auth not in AUTH_MODES:
             raise ValueError(f"auth must be one of {AUTH_MODES}, not {auth!r}")
@@ -218,6 +231,8 @@ class EwsMailbox(Mailbox):
         self.poll_interval = poll_interval
         self.use_streaming = use_streaming
         self.max_connections = max_connections
+        self.ca_file = ca_file
+        """A private CA (PEM) trusted for this server in addition to the system's CAs."""
         self._password_provider = password_provider
         self._config: Any = None
         self._account: Any = None  # exchangelib.Account, untyped
@@ -249,6 +264,7 @@ class EwsMailbox(Mailbox):
     def open(self) -> None:
         if self._account is not None:
             return
+        tls = self._tls_context()
         secret = self._password_provider()
         self._secret = secret
         config = Configuration(
@@ -259,18 +275,30 @@ class EwsMailbox(Mailbox):
             retry_policy=FailFast(),
             max_connections=self.max_connections,
         )
-        with self._mapped("logging in"):
-            account = Account(
-                self.primary_smtp_address,
-                config=config,
-                autodiscover=False,
-                access_type="delegate",
-            )
-            folder = self._find_folder(account, self.folder, create=False)
-            if folder is None:
-                raise MailboxUnavailable(
-                    f"folder {self.folder!r} not found on {self.where}; check mailbox.folder"
+        account: Any = None
+        try:
+            with self._mapped("logging in"):
+                account = Account(
+                    self.primary_smtp_address,
+                    config=config,
+                    autodiscover=False,
+                    access_type="delegate",
                 )
+                # Before any request: this mailbox's own sessions, with its own TLS trust. The
+                # Protocol that Account() put into exchangelib's process-wide cache is unused.
+                with contextlib.suppress(KeyError):
+                    del Protocol[config]
+                account.protocol = _MailboxProtocol(config=config, tls=tls)
+                folder = self._find_folder(account, self.folder, create=False)
+                if folder is None:
+                    raise MailboxUnavailable(
+                        f"folder {self.folder!r} not found on {self.where}; check mailbox.folder"
+                    )
+        except BaseException:
+            if account is not None:
+                with contextlib.suppress(Exception):
+                    account.protocol.close()
+            raise
         self._config, self._account, self._folder = config, account, folder
         self._announced = False
         if self.use_streaming:
@@ -280,14 +308,25 @@ class EwsMailbox(Mailbox):
         watcher, self._watcher = self._watcher, None
         if watcher is not None:
             watcher.stop()
-        account, config = self._account, self._config
+        account = self._account
         self._account = self._folder = self._config = None
         if account is None:
             return
         with contextlib.suppress(Exception):  # close() never raises
             account.protocol.close()
-        with contextlib.suppress(Exception):
-            del Protocol[config]
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        """The system's CAs plus ``ca_file``; None without a ca_file (requests' defaults)."""
+        if self.ca_file is None:
+            return None
+        try:
+            context = ssl.create_default_context()
+            context.load_verify_locations(cafile=self.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise MailboxUnavailable(
+                f"cannot load mailbox.ca_file {self.ca_file!r} for {self.where}: {exc}"
+            ) from exc
+        return context
 
     def _credentials(self, secret: str) -> Any:
         if self.auth == "oauth2":
@@ -330,9 +369,28 @@ class EwsMailbox(Mailbox):
         except (ews_errors.EWSError, OSError, ValueError, TypeError, AttributeError) as exc:
             # exchangelib reports malformed answers as ValueError/TypeError/AttributeError too.
             self._drop()
+            refused = _certificate_refused(exc)
+            if refused is not None:
+                raise MailboxUnavailable(
+                    f"{doing} on {self.where} failed: the server's TLS certificate is not "
+                    f"trusted (certificate verify failed: {refused[:200]}); {self._ca_advice()}"
+                ) from exc
             raise MailboxUnavailable(
                 f"{doing} on {self.where} failed: {self._describe(exc)}"
             ) from exc
+
+    def _ca_advice(self) -> str:
+        if self.ca_file is not None:
+            return (
+                f"check that mailbox.ca_file ({self.ca_file}) holds the CA certificate that "
+                "signed the server's certificate, and that the service endpoint's host name is "
+                "the one the certificate was issued for"
+            )
+        return (
+            "if the server uses a certificate from a private CA, set mailbox.ca_file to that CA "
+            "certificate (PEM); else check that the service endpoint's host name is the one "
+            "the certificate was issued for"
+        )
 
     def _describe(self, exc: BaseException) -> str:
         text = str(exc).strip() or type(exc).__name__
@@ -602,6 +660,82 @@ class EwsMailbox(Mailbox):
         if oof.state == "Scheduled" and oof.start and oof.end:
             return f"scheduled from {_aware(oof.start)} to {_aware(oof.end)}"
         return "on"
+
+
+class _PrivateCaAdapter(requests.adapters.HTTPAdapter):
+    """HTTPS verified against one SSL context (the system's CAs plus ``mailbox.ca_file``), on
+    every request through it, whatever ``verify`` requests would pass (REQUESTS_CA_BUNDLE
+    included): an explicit ca_file in the config wins."""
+
+    def __init__(self, context: ssl.SSLContext, **kwargs: Any) -> None:
+        self._context = context
+        super().__init__(**kwargs)
+
+    def build_connection_pool_key_attributes(
+        self, request: Any, verify: Any, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        host, pool = super().build_connection_pool_key_attributes(request, True, cert)
+        pool["ssl_context"] = self._context
+        return host, pool
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        super().cert_verify(conn, url, True, cert)
+        # The context holds the CAs; nothing more is loaded into it per connection.
+        conn.ca_certs = conn.ca_cert_dir = None
+
+
+class _Uncached(CachingProtocol):  # type: ignore[misc]  # exchangelib is untyped
+    """exchangelib caches one Protocol per (endpoint, credentials) for the whole process, so two
+    mailboxes with the same login would share sessions, TLS trust and close() calls. A protocol
+    of this metaclass is a plain object, owned by one EwsMailbox."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        return type.__call__(cls, *args, **kwargs)
+
+
+class _MailboxProtocol(Protocol, metaclass=_Uncached):  # type: ignore[misc]
+    """The sessions of one EwsMailbox; with a TLS context (from ``ca_file``), every session
+    verifies the service endpoint against it."""
+
+    def __init__(self, *, config: Any, tls: ssl.SSLContext | None) -> None:
+        super().__init__(config=config)
+        self.tls = tls
+
+    def create_session(self) -> Any:
+        session = super().create_session()
+        if self.tls is not None:
+            # Replaces the adapter exchangelib mounted on the endpoint, with the same pool shape.
+            session.mount(
+                self.service_endpoint,
+                _PrivateCaAdapter(
+                    self.tls,
+                    pool_block=True,
+                    pool_connections=self.CONNECTIONS_PER_SESSION,
+                    pool_maxsize=self.CONNECTIONS_PER_SESSION,
+                    max_retries=0,
+                ),
+            )
+        return session
+
+
+_VERIFY_FAILED = re.compile(r"certificate verify failed:? ?([^()]*)", re.IGNORECASE)
+
+
+def _certificate_refused(exc: BaseException) -> str | None:
+    """Why certificate verification failed, when it did somewhere in the error's chain (else
+    None). exchangelib re-raises TLS errors as a TransportError with the text only, so the
+    text is read too."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return str(current.verify_message or current)
+        found = _VERIFY_FAILED.search(str(current))
+        if found:
+            return found.group(1).strip() or "certificate verify failed"
+        current = current.__cause__ or current.__context__
+    return None
 
 
 class _Watcher:

@@ -1,13 +1,28 @@
 """Replies sent through Exchange (EWS), for an Exchange mailbox without an ``[smtp]`` section.
 
-The engine composes every reply as RFC 5322 bytes; this transport turns them into a new EWS
-``Message`` (CreateItem, SendAndSaveCopy) with the same subject, body, recipients,
-``In-Reply-To``, ``References`` and ``Message-ID``. A reply made with ``create_reply`` cannot carry
-extended properties, so it is not used: ``Auto-Submitted`` and ``X-Auto-Response-Suppress`` go
-out as extended properties in the ``InternetHeaders`` property set, which Exchange writes into
-the message's MIME headers. Exchange always sends from the mailbox itself, so the null
-envelope sender of RFC 3834 §3.3 is not available here; the Auto-Submitted header is what
+The engine composes every message as RFC 5322 bytes; this transport turns them into a new EWS
+``Message`` (CreateItem, SendAndSaveCopy). A reply made with ``create_reply`` cannot carry
+extended properties, so it is not used: ``Auto-Submitted``, ``X-Auto-Response-Suppress`` and
+``X-Loop`` go out as extended properties in the ``InternetHeaders`` property set, which Exchange
+writes into the message's MIME headers. Exchange always sends from the mailbox itself, so the
+null envelope sender of RFC 3834 §3.3 is not available here; the Auto-Submitted header is what
 stops loops.
+
+What goes into the EWS message is worked out by :func:`ews_fields`, a pure function of the
+composed bytes, and is either our own composed text or a validated value, never a header value
+copied through a parser that decodes it:
+
+* Subject and body: the composed text (the subject decoded from its RFC 2047 words, cleaned to
+  one line, any literal ``=?`` left inert).
+* Message-ID, In-Reply-To, References: read from the raw header bytes (no encoded-word
+  decoding), keeping only ids that match RFC 5322's ``msg-id`` (:func:`ooo.parse.message_ids`).
+  ``email.policy.default`` would decode ``<=?utf-8?q?x=0D=0AX-Injected:_yes?=@example.test>``
+  into a CR/LF and a header line of the sender's choosing.
+* Reply-To and X-Loop: plain addresses (:func:`ooo.parse.is_replyable`) from the raw headers.
+* Auto-Submitted and X-Auto-Response-Suppress: RFC 3834 / Exchange keywords, nothing else.
+* Attachments (the original inquiry on a forward to the delegate): every MIME part that is not
+  the body, carried as a FileAttachment with the exact bytes the composed message holds (a
+  ``message/rfc822`` part's content as it stands between its boundaries; a base64 part decoded).
 
 Errors are mapped at this boundary: a refused login is TransportAuthError, a refused
 recipient TransportRejected, everything else TransportUnavailable (the reply stays queued).
@@ -18,17 +33,22 @@ from __future__ import annotations
 import contextlib
 import email
 import email.policy
-import email.utils
-from collections.abc import Callable
+import mimetypes
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from email.message import EmailMessage
+from email.message import Message as MimeMessage
+from email.policy import compat32
 from typing import Any
 
-from exchangelib import HTMLBody, Mailbox, Message
+from exchangelib import FileAttachment, HTMLBody, Mailbox, Message
 from exchangelib import errors as ews_errors
 from exchangelib.extended_properties import ExtendedProperty
 
 from ooo.mailbox.base import MailboxAuthError, MailboxError
 from ooo.mailbox.ews import Auth, EwsMailbox
+from ooo.parse import MessageId, clean, is_replyable, message_ids
 from ooo.transport.base import (
     Transport,
     TransportAuthError,
@@ -49,14 +69,32 @@ class AutoResponseSuppress(ExtendedProperty):  # type: ignore[misc]
     property_type = "String"
 
 
-#: Message field name -> the header it carries.
-_HEADER_PROPERTIES = {
-    "ooo_auto_submitted": ("Auto-Submitted", AutoSubmitted),
-    "ooo_auto_response_suppress": ("X-Auto-Response-Suppress", AutoResponseSuppress),
+class XLoop(ExtendedProperty):  # type: ignore[misc]
+    distinguished_property_set_id = "InternetHeaders"
+    property_name = "X-Loop"
+    property_type = "String"
+
+
+#: Header -> (the Message field that carries it, its extended property, what a value must be).
+_HEADER_PROPERTIES: dict[str, tuple[str, type, Callable[[str], bool]]] = {
+    # RFC 3834 §5 keywords (auto-replied, auto-forwarded, ...), without parameters.
+    "Auto-Submitted": (
+        "ooo_auto_submitted",
+        AutoSubmitted,
+        lambda v: re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,39}", v) is not None,
+    ),
+    # Exchange's list of suppressed responses: All, or names such as DR, OOF, AutoReply.
+    "X-Auto-Response-Suppress": (
+        "ooo_auto_response_suppress",
+        AutoResponseSuppress,
+        lambda v: re.fullmatch(r"[A-Za-z]{1,20}(?: ?, ?[A-Za-z]{1,20}){0,9}", v) is not None,
+    ),
+    # The owner's address (RFC 3834 leaves X-Loop's content to the responder).
+    "X-Loop": ("ooo_x_loop", XLoop, is_replyable),
 }
-for _name, (_, _property) in _HEADER_PROPERTIES.items():
+for _field, _property, _valid in _HEADER_PROPERTIES.values():
     with contextlib.suppress(ValueError):  # already registered
-        Message.register(_name, _property)
+        Message.register(_field, _property)
 
 # Exchange's answers that mean "this recipient will never work", not "try later".
 _REJECTIONS = (
@@ -65,6 +103,238 @@ _REJECTIONS = (
     ews_errors.ErrorMessageSizeExceeded,
     ews_errors.ErrorSendAsDenied,
 )
+
+#: MIME nesting followed at most (the engine composes two levels).
+_MAX_DEPTH = 8
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,99}")
+_CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
+_ENCODED = ("base64", "quoted-printable")
+
+
+@dataclass(frozen=True)
+class EwsAttachment:
+    """One attachment of the composed message: a plain file name, a validated content type,
+    and the bytes the composed message carries (transfer encoding undone)."""
+
+    name: str
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class EwsFields:
+    """What an EWS Message is built from, worked out from the composed bytes alone.
+
+    Every value but :attr:`body` and the attachments' :attr:`~EwsAttachment.content` ends up in
+    a header of the sent message: each is one line, with no CR/LF and no ``=?``
+    (:meth:`header_values` lists them, for tests and fuzzers)."""
+
+    subject: str
+    body: str
+    html: bool
+    """The body is the HTML alternative (else plain text)."""
+    message_id: MessageId | None = None
+    in_reply_to: str | None = None
+    """Valid ids only, space-separated."""
+    references: str | None = None
+    reply_to: tuple[str, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+    """(header, value) pairs that go out as InternetHeaders extended properties."""
+    attachments: tuple[EwsAttachment, ...] = ()
+
+    def header_values(self) -> list[str]:
+        values = [self.subject, self.message_id or "", self.in_reply_to or ""]
+        values += [self.references or "", *self.reply_to]
+        values += [v for pair in self.headers for v in pair]
+        values += [v for a in self.attachments for v in (a.name, a.content_type)]
+        return values
+
+
+def ews_fields(raw: bytes) -> EwsFields:
+    """The fields of the EWS message for one composed message. Pure and total: any bytes give
+    an EwsFields, and nothing in a header-bound field was decoded from an encoded word except
+    the subject, which is our own composed text and is cleaned again here."""
+    head, _ = _split(raw)
+    fields = _raw_headers(head)
+    ids = {name: message_ids(fields.get(name.lower(), "")) for name in _ID_HEADERS}
+    headers = []
+    for name, (_field, _cls, valid) in _HEADER_PROPERTIES.items():
+        value = " ".join(fields.get(name.lower(), "").split())
+        if value and valid(value):
+            headers.append((name, value))
+    reply_to = _addresses(fields.get("reply-to", ""))
+    plain: str | None = None
+    html: str | None = None
+    attachments: list[EwsAttachment] = []
+    for info, part, body in _leaves(raw):
+        kind = info.get_content_type()
+        if kind in ("text/plain", "text/html") and info.get_content_disposition() != "attachment":
+            if kind == "text/plain" and plain is None:
+                plain = _text(part, body)
+                continue
+            if kind == "text/html" and html is None:
+                html = _text(part, body)
+                continue
+        attachments.append(_attachment(info, part, body, len(attachments) + 1))
+    return EwsFields(
+        subject=_subject(raw, fields.get("subject")),
+        body=html if html is not None else plain or "",
+        html=html is not None,
+        message_id=next(iter(ids["Message-ID"]), None),
+        in_reply_to=" ".join(ids["In-Reply-To"]) or None,
+        references=" ".join(ids["References"]) or None,
+        reply_to=tuple(dict.fromkeys(reply_to)),
+        headers=tuple(headers),
+        attachments=tuple(attachments),
+    )
+
+
+_ID_HEADERS = ("Message-ID", "In-Reply-To", "References")
+
+
+def _split(raw: bytes) -> tuple[bytes, bytes]:
+    """A header block and the body after the blank line."""
+    if raw.startswith((b"\r\n", b"\n")):
+        return b"", raw.split(b"\n", 1)[1]
+    blank = re.search(rb"\r?\n\r?\n", raw)
+    if blank is None:
+        return raw, b""
+    return raw[: blank.start()], raw[blank.end() :]
+
+
+def _raw_headers(head: bytes) -> dict[str, str]:
+    """The first value of each header field as it stands in the bytes, unfolded: no encoded
+    word is decoded, and a non-ASCII byte becomes U+FFFD (which no id or address matches).
+    Lines end at LF (or CRLF) only, so no other control character can start a field."""
+    out: dict[str, str] = {}
+    name: str | None = None
+    for line in re.split(r"\r?\n", head.decode("ascii", "replace")):
+        if line[:1] in (" ", "\t"):
+            if name is not None:
+                out[name] += " " + line.strip()
+        elif ":" in line:
+            field, value = line.split(":", 1)
+            name = field.strip().lower()
+            if name in out:
+                name = None  # a repeated field: the first one counts
+            else:
+                out[name] = value.strip()
+        else:
+            name = None
+    return out
+
+
+def _addresses(value: str) -> list[str]:
+    """The plain addresses of a raw address-list value: each element's ``<addr>``, or the
+    element itself when it has no brackets, kept only when it is a plain address. Display names
+    are not kept, and nothing is decoded: a full address parser would read a colon inside an
+    encoded word as a group name and make an address out of the rest."""
+    elements: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
+    depth = 0
+    for char in value:
+        if escaped:
+            escaped = False
+        elif quoted and char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif not quoted and char in "<>":
+            depth = max(0, depth + (1 if char == "<" else -1))
+        elif not quoted and depth == 0 and char == ",":
+            elements.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    elements.append("".join(current))
+    found = []
+    for element in elements:
+        bracketed = re.findall(r"<([^<>]*)>", element)
+        addr = bracketed[-1] if bracketed else element
+        addr = addr.strip()
+        if is_replyable(addr):
+            found.append(addr)
+    return list(dict.fromkeys(found))
+
+
+def _leaves(raw: bytes, depth: int = 0) -> Iterator[tuple[MimeMessage, bytes, bytes]]:
+    """The leaf parts of a MIME message: (its header fields, the whole part, its body), a
+    multipart's parts cut out of the bytes at their boundaries (RFC 2046 §5.1.1), so a part's
+    content is exactly what the composed message holds."""
+    head, body = _split(raw)
+    info = email.message_from_bytes(head + b"\r\n\r\n", policy=compat32)
+    boundary = info.get_boundary() if info.get_content_maintype() == "multipart" else None
+    if boundary and depth < _MAX_DEPTH:
+        try:
+            delimiter = boundary.encode("ascii", "surrogateescape")
+        except UnicodeError:
+            delimiter = b""
+        if delimiter:
+            for part in _parts(body, delimiter):
+                yield from _leaves(part, depth + 1)
+            return
+    yield info, raw, body
+
+
+def _parts(body: bytes, boundary: bytes) -> list[bytes]:
+    # The line break before a delimiter belongs to the delimiter.
+    found = list(
+        re.finditer(rb"(?:\A|\r?\n)--" + re.escape(boundary) + rb"(--)?[ \t]*(?=\r?\n|\Z)", body)
+    )
+    parts = []
+    for index, this in enumerate(found):
+        after = found[index + 1] if index + 1 < len(found) else None
+        if this.group(1):
+            break  # the close delimiter
+        start = this.end()
+        start += 2 if body.startswith(b"\r\n", start) else 1 if body.startswith(b"\n", start) else 0
+        parts.append(body[start : after.start() if after else len(body)])
+    return parts
+
+
+def _text(part: bytes, body: bytes) -> str:
+    """A text part of our own composition as text."""
+    try:
+        parsed = email.message_from_bytes(part, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        content = parsed.get_content()
+        if isinstance(content, str):
+            return content
+    except Exception:  # noqa: S110 - an unknown charset or a broken encoding: the raw text
+        pass
+    return body.decode("utf-8", "replace")
+
+
+def _attachment(info: MimeMessage, part: bytes, body: bytes, number: int) -> EwsAttachment:
+    kind = info.get_content_type()
+    if not _CONTENT_TYPE.fullmatch(kind):
+        kind = "application/octet-stream"
+    content = body
+    encoding = str(info.get("Content-Transfer-Encoding", "")).strip().lower()
+    if encoding in _ENCODED:
+        decoded = email.message_from_bytes(part, policy=compat32).get_payload(decode=True)
+        if isinstance(decoded, bytes):
+            content = decoded
+    name = info.get_filename()
+    if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name):
+        if kind == "message/rfc822":
+            name = "message.eml" if number == 1 else f"message-{number}.eml"
+        else:
+            name = f"attachment-{number}{mimetypes.guess_extension(kind) or '.bin'}"
+    return EwsAttachment(name, kind, content)
+
+
+def _subject(raw: bytes, fallback: str | None) -> str:
+    """The composed subject as one line of text. It is ours (any sender text in it was made
+    inert by ooo.compose), so its encoded words are decoded; a ``=?`` that is still there after
+    that is made inert again, and control characters become spaces."""
+    try:
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        value = str(parsed.get("Subject", ""))
+    except Exception:  # Python's header parser has failed on hostile input before
+        value = fallback or ""
+    return clean(value).replace("=?", "=\u200b?")
 
 
 class EwsTransport(Transport):
@@ -81,6 +351,7 @@ class EwsTransport(Transport):
         primary_smtp_address: str | None = None,
         auth: Auth = "ntlm",
         save_copy: bool = True,
+        ca_file: str | None = None,
     ) -> None:
         self.save_copy = save_copy
         """Keep a copy in Sent Items (then the engine's own sent_folder copy is not needed)."""
@@ -91,6 +362,7 @@ class EwsTransport(Transport):
             primary_smtp_address=primary_smtp_address,
             auth=auth,
             use_streaming=False,
+            ca_file=ca_file,
         )
 
     def _account(self) -> Any:
@@ -105,24 +377,32 @@ class EwsTransport(Transport):
     def send(self, raw: bytes, envelope_from: str, recipients: list[str]) -> dict[str, str]:
         if not recipients:
             raise TransportRejected("no recipient")
+        for recipient in recipients:
+            if not is_replyable(recipient):
+                raise TransportRejected(f"not a plain email address: {recipient[:100]!r}")
+        fields = ews_fields(raw)
         account = self._account()
-        parsed = email.message_from_bytes(raw, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
         message = Message(
             account=account,
-            subject=str(parsed.get("Subject", "")),
-            body=_body(parsed),
+            subject=fields.subject,
+            body=HTMLBody(fields.body) if fields.html else fields.body,
             to_recipients=[Mailbox(email_address=recipients[0])],
             cc_recipients=[Mailbox(email_address=r) for r in recipients[1:]] or None,
-            in_reply_to=_header(parsed, "In-Reply-To"),
-            references=_header(parsed, "References"),
-            message_id=_header(parsed, "Message-ID"),
+            reply_to=[Mailbox(email_address=a) for a in fields.reply_to] or None,
+            in_reply_to=fields.in_reply_to,
+            references=fields.references,
+            message_id=fields.message_id,
             is_read=True,
         )
-        for field, (header, _cls) in _HEADER_PROPERTIES.items():
-            value = _header(parsed, header)
-            if value:
-                setattr(message, field, value)
+        for header, value in fields.headers:
+            setattr(message, _HEADER_PROPERTIES[header][0], value)
+        if fields.attachments:
+            message.attach(
+                [
+                    FileAttachment(name=a.name, content_type=a.content_type, content=a.content)
+                    for a in fields.attachments
+                ]
+            )
         where = self._mailbox.where
         try:
             message.send(save_copy=self.save_copy)
@@ -144,16 +424,4 @@ class EwsTransport(Transport):
         self._mailbox.close()
 
 
-def _header(msg: EmailMessage, name: str) -> str | None:
-    value = msg.get(name)
-    if value is None:
-        return None
-    return " ".join(str(value).split()) or None
-
-
-def _body(msg: EmailMessage) -> Any:
-    html = msg.get_body(preferencelist=("html",))
-    if html is not None:
-        return HTMLBody(str(html.get_content()))
-    plain = msg.get_body(preferencelist=("plain",))
-    return str(plain.get_content()) if plain is not None else ""
+__all__ = ["EwsAttachment", "EwsFields", "EwsTransport", "ews_fields"]
