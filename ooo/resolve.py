@@ -2,21 +2,44 @@
 
 While the owner is away, later messages arrive in the thread of an inquiry (the engine links
 them). This module reads one such message's body and decides whether it is a resolution
-signal (:class:`Signal`), for the store to record as a :class:`ooo.tracking.SignalEvent`:
+signal (:class:`Signal`), for the store to record as a :class:`ooo.tracking.SignalEvent`.
+The rules, by who wrote it (``Signal.rule`` names the rule):
 
-- the *sender* says it is resolved ("RESOLVED", "never mind", "figured it out", "erledigt",
-  "c'est réglé", "ya está", "opgelost", ...) -> resolved, by whoever they say helped;
-- the *sender* says it is still open or urgent ("still need", "asap", "dringend", ...) -> open;
-- the *delegate*, or a *third party*, writes in the thread -> resolved by the delegate or the
-  network, unless all they wrote is a holding reply ("I'll look into it").
+- ``sender_says_resolved``: the *sender* says it is resolved ("RESOLVED", "never mind",
+  "figured it out", "it works now", "erledigt", "gelöst", "c'est réglé", "ya está", "se
+  solucionó", "opgelost", "het is gelukt", and the plain words in Italian, Portuguese, Swedish,
+  Danish/Norwegian, Polish and Czech: "risolto", "resolvido", "löst", "løst", "rozwiązane",
+  "vyřešeno") -> resolved, by whoever they say helped (the delegate, the network, or the
+  sender);
+- ``sender_still_open``: the *sender* says it is still open ("still need", "still waiting",
+  "noch offen", "j'attends toujours", "sigo esperando", "nog steeds"), denies a resolution
+  ("not resolved yet", "noch nicht erledigt", "pas encore résolu", "todavía no está resuelto",
+  "nog niet opgelost", "non risolto", "inte löst", ...) or presses -> open. ``flagged`` means
+  *urgent* and nothing else: it is True only when the sender presses ("urgent", "asap", "as
+  soon as possible", "dringend", "eilig", "dès que possible", "cuanto antes", "spoed", "zo snel
+  mogelijk", ...). Still open without an urgency word is open and not flagged;
+- ``delegate_answered`` / ``network_answered``: the *delegate*, or a *third party*, answers in
+  the thread -> resolved by the delegate or the network. A holding reply ("I'll look into it"),
+  a "me too", greetings and sign-offs are no answer (no signal);
+- ``delegate_engaged``: the *delegate* only asks back ("Could you send me the invoice
+  number?", "Könnten Sie mir die Rechnungsnummer schicken?") -> open, ``by`` None, not
+  flagged: the delegate has taken it up and waits on the sender. A third party who only asks
+  back gives no signal. A text that answers and also asks ("anything else?") is an answer.
 
 Only what the author wrote *now* counts: :func:`new_text` removes quoted history ("> ..."),
 "On <date>, X wrote:" blocks in several languages, Outlook's original-message headers,
-forwarded originals and signatures. The header detection is done by the ``mail-parser-reply``
-library (multilingual "wrote:" lines and Outlook "From:/Sent:" blocks), with small targeted
-rules for what it does not cover ("> " lines, Spanish and Dutch Gmail attribution lines,
-forward markers, signatures). The library only ever sees bounded input, and any error in it
-falls back to the targeted rules alone, so a hostile body cannot crash or stall the caller.
+forwarded originals, signatures and legal disclaimers ("This e-mail and any attachments are
+confidential", "Diese E-Mail enthält vertrauliche ...", "Ce message ... confidentiel", "Este
+mensaje ... confidencial", "Dit bericht is uitsluitend bestemd ...", even inside one run-on
+line). The header detection is done by the ``mail-parser-reply`` library (multilingual
+"wrote:" lines and Outlook "From:/Sent:" blocks), with small targeted rules for what it does
+not cover ("> " lines, Spanish and Dutch Gmail attribution lines, forward markers, signatures,
+disclaimers). The library only ever sees bounded input, and any error in it falls back to the
+targeted rules alone, so a hostile body cannot crash or stall the caller. HTML bodies are
+turned into text first by :func:`ooo.htmltext.html_to_text`, which marks quotes with "> " and
+signatures with "-- " so that the same rules apply.
+
+The words themselves live in :mod:`ooo.resolve_words`.
 
 Pure: no I/O, no clock, no globals that change.
 """
@@ -31,6 +54,8 @@ from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+from ooo import resolve_words as W
 
 try:  # The library is a dependency; without it the targeted rules still work on their own.
     from mailparser_reply import EmailReplyParser as _ReplyParser
@@ -68,7 +93,8 @@ class Signal:
     by: ResolvedBy | None
     """Who resolved it (None for ``open``)."""
     rule: str
-    """sender_says_resolved, delegate_answered, network_answered or sender_still_open."""
+    """sender_says_resolved, sender_still_open, delegate_answered, delegate_engaged or
+    network_answered."""
     evidence: str
     """The sentence that triggered it: one line, trimmed, at most 300 characters."""
     helper: str | None = None
@@ -76,43 +102,14 @@ class Signal:
     Mastodon"); None when they named no one, and always None for the delegate and third-party
     rules (the engine knows who wrote)."""
     flagged: bool = False
-    """An ``open`` signal where the sender presses: "still need", "urgent", "asap", ..."""
+    """Urgent: an ``open`` signal where the sender presses ("urgent", "asap", "dringend",
+    "dès que possible", "cuanto antes", "spoed", ...). "Still need it" alone is not urgent."""
 
 
 # ---------------------------------------------------------------------------------------------
 # new_text: what the author wrote now
 
 
-_ATTRIBUTION_START = re.compile(r"(?:on|am|le|el|op|den|em|il|dnia|dne)\s", re.IGNORECASE)
-_ATTRIBUTION_VERB = re.compile(
-    r"(?:\bwrote|\bschrieb\b[^:]{0,150}|\ba\s+[ée]crit|\bescribi[óo]|\bschreef\b[^:]{0,150}"
-    r"|\bheeft\b[^:]{0,150}\bgeschreven|\bskrev\b[^:]{0,150}|\bescreveu|\bha\s+scritto"
-    r"|\bnapisał\(a\)|\bnapsal\(a\))\s*:\s*$",
-    re.IGNORECASE,
-)
-_FORWARD_MARKER = re.compile(
-    r"-{2,}\s*(?:forwarded\s+message|original\s+message|ursprüngliche\s+nachricht"
-    r"|weitergeleitete\s+nachricht|message\s+d'origine|message\s+transféré"
-    r"|mensaje\s+original|mensaje\s+reenviado|oorspronkelijk\s+bericht|doorgestuurd\s+bericht"
-    r"|origineel\s+bericht)\s*-{2,}\s*$"
-    r"|(?:begin\s+forwarded\s+message|anfang\s+der\s+weitergeleiteten\s+(?:e-mail|nachricht)"
-    r"|début\s+du\s+message\s+réexpédié|inicio\s+del\s+mensaje\s+reenviado"
-    r"|begin\s+doorgestuurd\s+bericht)\s*:\s*$"
-    r"|_{20,}\s*$",
-    re.IGNORECASE,
-)
-_HEADER_FROM = re.compile(r"\*?(?:from|von|de|van|da|od|från|fra)\s?\*?:", re.IGNORECASE)
-_HEADER_NEXT = re.compile(
-    r"\*?(?:sent|date|to|subject|cc|gesendet|datum|an|betreff|envoyé|à|objet|enviado"
-    r"|fecha|para|asunto|verzonden|aan|onderwerp|inviato|oggetto|a)\s?\*?:",
-    re.IGNORECASE,
-)
-_SIGNATURE = re.compile(
-    r"--\s*$|(?:sent\s+from\s+my|get\s+outlook\s+for|gesendet\s+von\s+meinem"
-    r"|von\s+meinem\s+\S+\s+gesendet|envoyé\s+de\s+mon|enviado\s+desde\s+mi"
-    r"|verzonden\s+(?:vanaf|met)\s+mijn|verstuurd\s+vanaf\s+mijn)\b",
-    re.IGNORECASE,
-)
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\x00"), None)
 
 
@@ -121,7 +118,8 @@ def new_text(body: str) -> str:
 
     Quoted text ("> ..."), "On <date>, X wrote:" blocks (English, German, French, Spanish,
     Dutch and more), Outlook's "-----Original Message-----" and "From: ... Sent: ..." blocks,
-    forwarded originals and signatures are removed. Text written below a quote (bottom-posting,
+    forwarded originals, signatures and legal disclaimers (from the first disclaimer sentence
+    on, also in the middle of a line) are removed. Text written below a quote (bottom-posting,
     inline answers) is kept. Never raises; reads at most :data:`MAX_BODY` characters.
     """
     try:
@@ -189,8 +187,9 @@ def _scan_run(run: list[str], budget: _Budget) -> tuple[list[str], bool]:
 
     After an attribution line ("On ... wrote:") followed only by quoted lines, the author may
     go on writing below the quote, so reading continues. Unquoted text right after such a line,
-    an Outlook header block, a forward marker or a signature ends the new text.
+    an Outlook header block, a forward marker, a signature or a disclaimer ends the new text.
     """
+    run, disclaimer = _cut_disclaimer(run)
     cut, kind = _first_marker(run)
     before = run[:cut]
     if kind is None:
@@ -199,6 +198,7 @@ def _scan_run(run: list[str], budget: _Budget) -> tuple[list[str], bool]:
         stop = any(line.strip() for line in run[cut + _attribution_height(run, cut) :])
     else:
         stop = True
+    stop = stop or disclaimer
     library = _library_split("\n".join(before), budget)
     if library is not None:
         top, after = library
@@ -206,16 +206,35 @@ def _scan_run(run: list[str], budget: _Budget) -> tuple[list[str], bool]:
     return before, stop
 
 
+def _cut_disclaimer(run: list[str]) -> tuple[list[str], bool]:
+    """The lines before the first disclaimer sentence, and whether there was one.
+
+    A disclaimer may start in the middle of a line ("Bob | ACME | This e-mail is confidential
+    ..."), and a long line was wrapped by :func:`_prepare`, so each line is read together with
+    the start of the next one.
+    """
+    for i, line in enumerate(run):
+        window = line + " " + run[i + 1][:80] if i + 1 < len(run) else line
+        lowered = window.lower()
+        if not any(key in lowered for key in W.DISCLAIMER_KEYS):
+            continue
+        m = W.DISCLAIMER.search(window)
+        if m is not None and m.start() < len(line):
+            kept = line[: m.start()]
+            return [*run[:i], kept] if kept.strip() else run[:i], True
+    return run, False
+
+
 def _first_marker(run: list[str]) -> tuple[int, str | None]:
     for i, line in enumerate(run):
         stripped = line.strip()
         if not stripped:
             continue
-        if _SIGNATURE.match(stripped) or _FORWARD_MARKER.match(stripped):
+        if W.SIGNATURE.match(stripped) or W.FORWARD_MARKER.match(stripped):
             return i, "end"
         if _attribution_height(run, i):
             return i, "attribution"
-        if _HEADER_FROM.match(stripped) and _next_is_header(run, i):
+        if W.HEADER_FROM.match(stripped) and _next_is_header(run, i):
             return i, "end"
     return len(run), None
 
@@ -227,11 +246,11 @@ def _attribution_height(run: list[str], i: int) -> int:
     """
     line = run[i].strip()
     # "Alice <alice@example.org> wrote:" has no "On"; "Here is what you wrote:" is not a header.
-    if not (_ATTRIBUTION_START.match(line) or "@" in line or "<" in line):
+    if not (W.ATTRIBUTION_START.match(line) or "@" in line or "<" in line):
         return 0
-    if _ATTRIBUTION_VERB.search(line):
+    if W.ATTRIBUTION_VERB.search(line):
         return 1
-    if i + 1 < len(run) and _ATTRIBUTION_VERB.search(line + " " + run[i + 1].strip()):
+    if i + 1 < len(run) and W.ATTRIBUTION_VERB.search(line + " " + run[i + 1].strip()):
         return 2
     return 0
 
@@ -239,7 +258,7 @@ def _attribution_height(run: list[str], i: int) -> int:
 def _next_is_header(run: list[str], i: int) -> bool:
     for line in run[i + 1 : i + 3]:
         if line.strip():
-            return _HEADER_NEXT.match(line.strip()) is not None
+            return W.HEADER_NEXT.match(line.strip()) is not None
     return False
 
 
@@ -276,200 +295,6 @@ def _library_split(text: str, budget: _Budget) -> tuple[str, str] | None:
 # classify: what the new text says
 
 
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-def _alternation(*patterns: str) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE | re.MULTILINE)
-
-
-_RESOLVED = _alternation(
-    # English
-    r"\bresolved\b",
-    r"\bnever\s*-?\s*mind\b",
-    r"\bfigured\s+(?:(?:it|this|that)\s+)?out\b",
-    r"\bworked\s+it\s+out\b",
-    # "sorted" and "fixed" alone are too common ("a sorted list", "a fixed price"): they count
-    # only in the contexts _in_context accepts, so that a negation before them stays visible.
-    r"\b(?P<ctx>sorted|fixed)\b",
-    r"\bsolved\b",
-    r"\bthanks?(?:\s+you)?[\s,.!;:-]{0,5}(?:i\s+)?got\s+it\b",
-    r"\bgot\s+it[\s,.!;:-]{0,5}(?:thanks|thank\s+you|thx|ty)\b",
-    r"\bno\s+longer\s+(?:need|needed|required|necessary|an\s+issue|a\s+problem)\b",
-    r"\bdon't\s+need\s+(?:it|this|that|help|an\s+answer)\s+any\s?more\b",
-    r"\ball\s+good\s+now\b",
-    r"\b(?:it's|we're|i'm|everything's)\s+all\s+good\b",
-    r"\bfound\s+(?:it|the\s+(?:answer|solution|fix)|a\s+(?:solution|fix|way))\b"
-    r"(?!\s+(?:hard|difficult|easy|odd|strange|weird|interesting|confusing)\b)",
-    # German
-    r"\berledigt\b",
-    r"\bgel(?:ö|oe)st\b",
-    r"\bhab(?:e|'s|s)?(?:\s+(?:es|ich|die\s+lösung|die\s+antwort))?\s+gefunden\b",
-    r"\bpasst\s+schon\b",
-    r"\bnicht\s+mehr\s+(?:nötig|noetig|notwendig|erforderlich)\b",
-    r"\bbrauche?\s+(?:(?:es|das|ihn|sie|hilfe)\s+)?nicht\s+mehr\b",
-    r"\b(?:ist|sind|hat\s+sich|alles)\s+geklärt\b",
-    # French
-    r"\br[ée]solue?s?\b",
-    r"\bréglée?s?\b|\bc'est\s+regl[ée]\b",
-    r"\blaisse[zr]?\s+tomber\b",
-    r"\bj'ai\s+trouv[ée]\b",
-    r"\bplus\s+besoin\b",
-    # Spanish
-    r"\bresuelt[oa]s?\b",
-    r"\bya\s+est[áa]\b",
-    r"\bolv[íi]d(?:alo|elo|enlo|ate)\b",
-    r"\blo\s+(?:he\s+solucionado|he\s+resuelto|solucion[ée]|resolv[íi])\b",
-    r"\bsolucionad[oa]s?\b",
-    r"\bya\s+no\s+(?:hace\s+falta|lo\s+necesito|necesito|es\s+necesario)\b",
-    # Dutch
-    r"\bopgelost\b",
-    r"\blaat\s+maar\b",
-    r"\bgeregeld\b",
-    r"\bniet\s+meer\s+nodig\b",
-    r"\bgevonden\b",
-)
-
-_OPEN = _alternation(
-    # English
-    r"\bstill\s+(?:need|needs|needed|require|requires|waiting|open|not|unresolved|broken"
-    r"|stuck|pending|an?\s+(?:issue|problem)|(?:do|does|did|is|are|has|have|can)n't)\b",
-    r"\burgent(?:ly)?\b",
-    r"\basap\b",
-    r"\bas\s+soon\s+as\s+possible\b",
-    r"\bany\s+(?:update|updates|news|progress)\b",
-    r"\bunresolved\b|\bungel(?:ö|oe)st\b|\bsin\s+resolver\b|\bonopgelost\b",
-    # German
-    r"\bdringend\b",
-    r"\bbrauche?\s+(?:(?:es|das|ihn|sie|hilfe|eine\s+antwort)\s+)?noch\b",
-    r"\bimmer\s+noch\b",
-    r"\bnoch\s+offen\b",
-    r"\bwarte\s+(?:immer\s+)?noch\b",
-    r"\bso\s+schnell\s+wie\s+möglich\b",
-    # French (urgent is matched above)
-    r"\burgente?s?\b",
-    r"\btoujours\s+(?:besoin|pas|en\s+attente)\b",
-    r"\bj'attends\s+toujours\b",
-    r"\bdès\s+que\s+possible\b",
-    # Spanish
-    r"\btodav[íi]a\s+(?:lo\s+)?necesito\b",
-    r"\ba[úu]n\s+(?:lo\s+)?necesito\b",
-    r"\bsigo\s+esperando\b",
-    r"\bsigue\s+sin\b",
-    r"\bcuanto\s+antes\b|\blo\s+antes\s+posible\b",
-    # Dutch
-    r"\bnog\s+steeds\b",
-    r"\bnog\s+altijd\b",
-    r"\bheb\s+(?:\w+\s+){0,2}nog\s+(?:\w+\s+){0,2}nodig\b",
-    r"\bspoed\b",
-    r"\bzo\s+snel\s+mogelijk\b",
-)
-
-_NEGATORS = _words(
-    "not never cannot nothing nobody neither nor nicht nie niemals nichts pas jamais rien "
-    "nunca sin tampoco nada niet nooit niets niks no non geen kein keine"
-)
-# "No worries, it's sorted" is not a negation: these words only negate a verb, not a noun.
-_NOUN_NEGATORS = _words("no non geen kein keine")
-_BENIGN_AFTER_NO = _words(
-    "worries worry problem problems problemo rush stress biggie probleem zorgen punt "
-    "sorge sorgen stress souci soucis problème problema problemas prisa pasa"
-)
-_HYPOTHETICAL = _words("if whether once unless wenn falls ob sobald si lorsque cuando zodra indien")
-_CLAUSE_BREAK = re.compile(r"[,;:.!?()\n]")
-_WORD = re.compile(r"[\w']+")
-# The reply template asks: "reply with the word RESOLVED" - someone pasting it back is not
-# saying anything.
-_INSTRUCTION = re.compile(
-    r"(?:reply|answer|respond|write)\s+with(?:\s+the\s+word)?\s*[\"'“«]?\s*$"
-    r"|\bthe\s+word\s*[\"'“«]?\s*$",
-    re.IGNORECASE,
-)
-
-_HOLDING = _alternation(
-    r"\b(?:i'll|i\s+will|will|let\s+me|i'm\s+going\s+to|going\s+to|i\s+shall|i\s+can)\s+"
-    r"(?:look\s+into|look\s+at|have\s+a\s+look|take\s+a\s+look|check|find\s+out|follow\s+up"
-    r"|get\s+back|come\s+back|revert|dig\s+into|investigate|ask|forward)",
-    r"\bget\s+back\s+to\s+you\b",
-    r"\b(?:i'm\s+|i\s+am\s+)?looking\s+into\s+(?:it|this|that)\b",
-    r"\b(?:i'm\s+)?on\s+it\b",
-    r"\bchecking\s+(?:with|on)\b",
-    # Someone with the same question is not an answer either.
-    r"^\s*\+1\b|\bme\s+too\b|\bsame\s+(?:here|problem|issue|question)\b|\bich\s+auch\b"
-    r"|\bmoi\s+aussi\b|\byo\s+también\b|\bik\s+ook\b",
-    # German
-    r"\b(?:ich\s+)?schau(?:e)?\s+(?:mir\s+)?(?:das|es|mal|nach)\b",
-    r"\bich\s+schaue?\s+mir\s+das\s+an\b",
-    r"\b(?:ich\s+)?melde\s+mich\b",
-    r"\bich\s+kümmere\s+mich\b",
-    r"\bich\s+(?:prüfe|kläre)\s+das\b",
-    # French
-    r"\bje\s+(?:regarde|vais\s+regarder|vérifie|vais\s+vérifier|m'en\s+occupe)\b",
-    r"\bje\s+reviens\s+vers\b",
-    # Spanish
-    r"\blo\s+(?:miro|reviso|veo|compruebo)\b",
-    r"\b(?:te|le|os|les)\s+(?:digo\s+algo|respondo|contesto|aviso)\b",
-    r"\bme\s+pongo\s+con\s+ello\b",
-    # Dutch
-    r"\bik\s+kijk\s+er\s*naar\b",
-    r"\bik\s+kom\s+er(?:op)?\s+(?:op\s+)?terug\b",
-    r"\bik\s+laat\s+(?:het\s+)?(?:je|u)\s+(?:het\s+)?weten\b",
-    r"\bik\s+zoek\s+het\s+uit\b",
-)
-_PLEASANTRY = re.compile(
-    r"(?:hi|hello|hey|dear|hallo|liebe[rs]?|guten\s+tag|moin|bonjour|salut|coucou|hola"
-    r"|buenos\s+d[íi]as|buenas|hoi|beste|goedemorgen|goedemiddag|thanks?|thank\s+you|cheers"
-    r"|best|regards|kind\s+regards|many\s+thanks|danke|vielen\s+dank|grüße|gruß|viele\s+grüße"
-    r"|merci|cordialement|bien\s+à\s+vous|gracias|saludos|un\s+saludo|bedankt|groeten"
-    r"|met\s+vriendelijke\s+groet)\b",
-    re.IGNORECASE,
-)
-
-_NETWORK_PLACE = (
-    r"mastodon|the\s+fediverse|fediverse|bluesky|bsky|linkedin|slack|teams|discord|matrix"
-    r"|twitter|x\.com|threads|stack\s*overflow|reddit|github|(?:the|your|our)\s+forum|forum"
-    r"|(?:my|your|the)\s+network"
-)
-_NETWORK_PHRASE = _alternation(
-    r"\b(?:(?:someone|somebody|people|folks|a\s+(?:kind\s+)?(?:person|stranger|user|member|reader)"
-    r"|jemand|leute|quelqu'un|des\s+gens|alguien|iemand|mensen)\s+)?"
-    r"(?:on|from|in|at|via|over|auf|über|bei|im|sur|de|dans|en|desde|op|van|uit)\s+"
-    r"(?:" + _NETWORK_PLACE + r")\b",
-    r"\b(?:a|one)\s+(?:colleague|co-?worker|teammate)\s+of\s+yours\b",
-    r"\b(?:one\s+of\s+)?your\s+(?:colleagues?|co-?workers?|team(?:mates?)?|followers?"
-    r"|network|community)\b",
-    r"\b(?:jemand\s+aus\s+)?(?:deinem|ihrem|eurem)\s+(?:netzwerk|team)\b"
-    r"|\b(?:ein(?:e)?\s+)?(?:kollegin|kollege)\s+von\s+(?:dir|ihnen)\b",
-    r"\b(?:un(?:e)?\s+)?(?:collègue|collaborat(?:eur|rice))\s+(?:à\s+toi|à\s+vous|de\s+(?:toi|vous))\b"
-    r"|\bton\s+réseau\b|\bvotre\s+réseau\b",
-    r"\bun(?:a)?\s+(?:colega|compañer[oa])\s+tuy[oa]\b|\btu\s+(?:red|equipo)\b",
-    r"\b(?:een\s+)?collega\s+van\s+(?:je|jou|u)\b|\b(?:je|jouw|uw)\s+netwerk\b",
-)
-_HANDLE = re.compile(r"(?<![\w@.])@[A-Za-z0-9_][\w.-]{0,60}(?:@[\w-]{1,63}(?:\.[\w-]{1,63})+)?")
-_GREETING_BEFORE = re.compile(
-    r"(?:hi|hello|hey|dear|hallo|liebe[rs]?|bonjour|salut|hola|hoi|beste|cc|an|to)[\s,:]*$",
-    re.IGNORECASE,
-)
-_SELF = re.compile(
-    r"\b(?:myself|on\s+my\s+own|selbst|moi-même|tout\s+seul|yo\s+mism[oa]|zelf)\b", re.IGNORECASE
-)
-_NAME = r"(@[\w.@-]{2,80}|[^\W\d_][\w'-]{1,40}(?:\s+[^\W\d_][\w'-]{1,40})?)"
-_NAMED_HELPER = _alternation(
-    r"\b(?:thanks\s+to|thank\s+you\s+to|with\s+(?:the\s+)?help\s+(?:of|from)|help\s+from"
-    r"|dank(?:\s+an)?|dankzij|mit\s+hilfe\s+von|grâce\s+à|gracias\s+a|met\s+hulp\s+van)\s+" + _NAME,
-    _NAME + r"\s+(?:helped|answered|(?:sorted|solved|fixed|resolved|figured)\s+(?:it|this|that)"
-    r"|hat\s+(?:mir\s+)?geholfen|a\s+aidé|m'a\s+aidé|me\s+ayudó|heeft\s+(?:me\s+)?geholpen"
-    r"|hat\s+(?:es|das)\s+gelöst|l'a\s+résolu|lo\s+resolvió|heeft\s+het\s+opgelost)\b",
-)
-_NOT_NAMES = _words(
-    "i it we he she they this that someone somebody who which what you your my our the "
-    "everything nothing one people folks ich es wir er sie das jemand je il elle on nous "
-    "ça yo él ella alguien ik het wij hij zij iemand finally eventually also and but so "
-    "then just a an me"
-)
-
-
 def classify(
     body: str,
     *,
@@ -482,13 +307,16 @@ def classify(
     ``role`` is who wrote it: the inquiry's sender, the owner's delegate, or anyone else
     (a third party, counted as the network). ``delegate_names`` and ``network_names`` are the
     owner's delegates (names and addresses) and network handles, used to say who helped when
-    the sender names them. Pure and total: never raises, for any ``body``.
+    the sender names them. The rules and the signals they give (``sender_says_resolved``,
+    ``sender_still_open``, ``delegate_answered``, ``delegate_engaged``, ``network_answered``)
+    are described in the module docstring. ``body`` is plain text; an HTML body goes through
+    :func:`ooo.htmltext.html_to_text` first. Pure and total: never raises, for any ``body``.
     """
     try:
-        text = _flatten(new_text(body))
+        text = new_text(body)
         if role == "sender":
-            return _classify_sender(text, delegate_names, network_names)
-        return _classify_answer(text, role)
+            return _classify_sender(_flatten(text), delegate_names, network_names)
+        return _classify_answer(_flatten(_before_sign_off(text)), role)
     except Exception:  # a bug here must not stop the engine; no signal instead
         return None
 
@@ -500,37 +328,86 @@ def _flatten(text: str) -> str:
     return "\n".join(" ".join(p.split()) for p in paragraphs if p.strip())
 
 
+_THANKS = re.compile(r"(?:thanks|thank\s+you|many\s+thanks|thx|merci|gracias)\b", re.IGNORECASE)
+
+
+def _before_sign_off(text: str) -> str:
+    """The text above the line that closes it ("Best,", "Viele Grüße", "Un saludo, Carol") and
+    above a signature block at the bottom ("Carol Jones" / "ACME Ltd" / "+1 555 0100"): the
+    writer's name, title, company and phone are not an answer."""
+    lines = text.split("\n")
+    seen_text = False
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if seen_text and _is_sign_off(stripped):
+            lines = lines[:i]
+            break
+        seen_text = True
+    end = len(lines)
+    block = 0
+    while end > 1 and (not lines[end - 1].strip() or _is_signature_line(lines[end - 1])):
+        end -= 1
+        block += bool(lines[end].strip())
+    if block >= 2 or (block == 1 and _SIGNATURE_DETAIL.search(lines[end])):
+        lines = lines[:end]
+    return "\n".join(lines)
+
+
+_SIGNATURE_DETAIL = re.compile(r"\d|@|\||www\.|https?:")
+_COMPANY_SUFFIX = re.compile(
+    r"\b(?:ltd|inc|co|corp|llc|plc|gmbh|ag|b\.v|bv|n\.v|nv|s\.a|sa|s\.l|sl|srl|jr|sr|dr|e\.v)\.\s*$",
+    re.IGNORECASE,
+)
+_LOWER_IN_SIGNATURE = W.words("of and & de la le du van von der den del y et und en at")
+
+
+def _is_signature_line(line: str) -> bool:
+    """A short line of names and numbers, not a sentence: "Carol Jones", "Head of Finance",
+    "ACME Ltd | +1 555 0100"."""
+    tokens = line.split()
+    if not 0 < len(tokens) <= 6 or re.search(r"[!?:;,]$", line.strip()):
+        return False
+    if line.rstrip().endswith(".") and not _COMPANY_SUFFIX.search(line):
+        return False  # "Restart Outlook." is a sentence; "ACME Ltd." is not
+    for token in tokens:
+        if _SIGNATURE_DETAIL.search(token) or "." in token or not any(c.isalpha() for c in token):
+            continue
+        if not (token[:1].isupper() or token.lower() in _LOWER_IN_SIGNATURE):
+            return False
+    return True
+
+
+def _is_sign_off(line: str) -> bool:
+    m = W.SIGN_OFF.match(line)
+    if m is None:
+        return False
+    rest = W.WORD.findall(line[m.end() :])
+    if len(rest) > 3 or not all(w[:1].isupper() for w in rest):
+        return False
+    # "Thanks!" or "Thanks." can open a paragraph; "Thanks," or "Thanks, Carol" close one.
+    return bool(rest) or not _THANKS.match(line) or line.rstrip().endswith(",")
+
+
 @dataclass(frozen=True)
 class _Statement:
     start: int
     end: int
-    kind: Literal["resolved", "negated", "open"]
-
-
-# Words before "sorted"/"fixed" that make it a statement about the inquiry ("it's sorted",
-# "got it fixed", "isn't sorted"), and words after it ("sorted it out", "fixed now").
-_CONTEXT_BEFORE = _words(
-    "all it's its is isn't was wasn't been are aren't now everything's finally completely "
-    "totally not already got get getting"
-)
-_CONTEXT_OBJECT = _words("it this that everything")
-_CONTEXT_AFTER = _words("it this that out now already")
-_NOT_CONTEXT_AFTER = _words(
-    "by in on alphabetically ascending descending list lists array order price rate term date"
-)
+    kind: Literal["resolved", "negated", "open", "urgent"]
 
 
 def _in_context(text: str, m: re.Match[str], words: list[str]) -> bool:
     if m.group("ctx") is None:
         return True
-    after = _WORD.findall(text[m.end() : m.end() + 40])
-    if after and after[0].lower() in _NOT_CONTEXT_AFTER:
+    after = W.WORD.findall(text[m.end() : m.end() + 40])
+    if after and after[0].lower() in W.NOT_CONTEXT_AFTER:
         return False
-    if after and after[0].lower() in _CONTEXT_AFTER:
+    if after and after[0].lower() in W.CONTEXT_AFTER:
         return True
-    if words and words[-1] in _CONTEXT_BEFORE:
+    if words and words[-1] in W.CONTEXT_BEFORE:
         return True
-    if len(words) >= 2 and words[-1] in _CONTEXT_OBJECT and words[-2] in _CONTEXT_BEFORE:
+    if len(words) >= 2 and words[-1] in W.CONTEXT_OBJECT and words[-2] in W.CONTEXT_BEFORE:
         return True
     # "Sorted!", "Fixed, thanks." on their own.
     return not words and re.match(r"[ \t]*(?:[!.,;)]|$)", text[m.end() :]) is not None
@@ -538,42 +415,51 @@ def _in_context(text: str, m: re.Match[str], words: list[str]) -> bool:
 
 def _statements(text: str) -> list[_Statement]:
     found: list[_Statement] = []
-    for m in _RESOLVED.finditer(text):
+    for m in W.RESOLVED.finditer(text):
         before = _clause_before(text, m.start())
-        words = [w.lower() for w in _WORD.findall(before)][-3:]
+        all_words = [w.lower() for w in W.WORD.findall(before)]
+        words = all_words[-3:]
         if not _in_context(text, m, words):
             continue
-        if _is_hypothetical(words) or _INSTRUCTION.search(before) or _is_question(text, m.end()):
+        if _is_hypothetical(words) or W.INSTRUCTION.search(before) or _is_question(text, m.end()):
             continue
-        kind: Literal["resolved", "negated"] = "negated" if _is_negated(words) else "resolved"
+        kind: Literal["resolved", "negated"] = "negated" if _is_negated(all_words) else "resolved"
         found.append(_Statement(m.start(), m.end(), kind))
-    for m in _OPEN.finditer(text):
-        words = [w.lower() for w in _WORD.findall(_clause_before(text, m.start()))][-3:]
-        if not _is_negated(words) and not _is_hypothetical(words):
-            found.append(_Statement(m.start(), m.end(), "open"))
+    pressing: tuple[tuple[re.Pattern[str], Literal["open", "urgent"]], ...] = (
+        (W.STILL_OPEN, "open"),
+        (W.URGENT, "urgent"),
+    )
+    for pattern, open_kind in pressing:
+        for m in pattern.finditer(text):
+            all_words = [w.lower() for w in W.WORD.findall(_clause_before(text, m.start()))]
+            if not _is_negated(all_words) and not _is_hypothetical(all_words[-3:]):
+                found.append(_Statement(m.start(), m.end(), open_kind))
     return sorted(found, key=lambda s: (s.start, s.end))
 
 
 def _clause_before(text: str, at: int) -> str:
     window = text[max(0, at - 60) : at]
-    breaks = list(_CLAUSE_BREAK.finditer(window))
+    breaks = list(W.CLAUSE_BREAK.finditer(window))
     return window[breaks[-1].end() :] if breaks else window
 
 
-def _is_negated(words: list[str]) -> bool:
+def _is_negated(clause_words: list[str]) -> bool:
+    """Whether one of the last three words before a phrase (not counting "yet", "still",
+    "encore", "ancora", ... in between) negates it."""
+    words = [w for w in clause_words if w not in W.NEGATION_FILLER][-3:]
     for i, word in enumerate(words):
-        if word.endswith("n't") or word in ("cannot", "can't"):
+        if word.endswith("n't") or word in ("cannot", "can't") or word.startswith("n'"):
             return True
-        if word in _NEGATORS:
+        if word in W.NEGATORS:
             following = words[i + 1] if i + 1 < len(words) else ""
-            if word in _NOUN_NEGATORS and following in _BENIGN_AFTER_NO:
+            if word in W.NOUN_NEGATORS and following in W.BENIGN_AFTER_NO:
                 continue
             return True
     return False
 
 
 def _is_hypothetical(words: list[str]) -> bool:
-    return any(word in _HYPOTHETICAL for word in words)
+    return any(word in W.HYPOTHETICAL for word in words)
 
 
 def _is_question(text: str, end: int) -> bool:
@@ -591,52 +477,76 @@ def _classify_sender(
     last = statements[-1]
     evidence = _sentence(text, last.start, last.end)
     if last.kind != "resolved":
-        pressing = any(s.kind == "open" for s in statements)
-        return Signal("open", None, "sender_still_open", evidence, flagged=pressing)
+        # Flagged means urgent: "still waiting" alone is open, not pressing.
+        urgent = any(s.kind == "urgent" for s in statements)
+        return Signal("open", None, "sender_still_open", evidence, flagged=urgent)
     by, helper = _helper(text, last.start, delegate_names, network_names)
     return Signal("resolved", by, "sender_says_resolved", evidence, helper=helper)
 
 
 def _classify_answer(text: str, role: Role) -> Signal | None:
     substantive = [
-        (start, end)
+        text[start:end]
         for start, end in _sentences(text)
-        if not _is_pleasantry(text[start:end]) and not _is_holding(text[start:end])
+        if not _is_pleasantry(text[start:end])
+        and not _is_holding(text[start:end])
+        and not _is_closer(text[start:end])
     ]
     if not substantive:
         return None
-    start, end = substantive[0]
-    evidence = _one_line(text[start:end])
+    answers = [sentence for sentence in substantive if not _is_ask(sentence)]
+    if answers:
+        evidence = _one_line(answers[0])
+        if role == "delegate":
+            return Signal("resolved", "delegate", "delegate_answered", evidence)
+        return Signal("resolved", "network", "network_answered", evidence)
+    # Only questions back: the delegate has taken it up and waits on the sender; a third
+    # party asking back has answered nothing.
     if role == "delegate":
-        return Signal("resolved", "delegate", "delegate_answered", evidence)
-    return Signal("resolved", "network", "network_answered", evidence)
+        return Signal("open", None, "delegate_engaged", _one_line(substantive[0]))
+    return None
 
 
 def _is_holding(sentence: str) -> bool:
-    m = _HOLDING.search(sentence)
+    m = W.HOLDING.search(sentence) or W.TAKING_OVER.search(sentence)
     if m is None:
         return False
     # "I'll check, but the answer is to restart it" says more than "I'll check"; so does
     # "Let me check: you need the admin role".
     rest = sentence[m.end() :]
-    return ":" not in rest and len(_WORD.findall(rest)) <= 8
+    return ":" not in rest and len(W.WORD.findall(rest)) <= 8
 
 
-_PLEASANTRY_TAIL = _words(
-    "for again so very all everyone everybody in advance a lot much pour für por voor de du und and"
-)
+def _is_closer(sentence: str) -> bool:
+    """A closing line that asks and says nothing: "Let me know if you need anything else"."""
+    return W.CLOSER.search(sentence) is not None and not sentence.rstrip().endswith("?")
+
+
+def _is_ask(sentence: str) -> bool:
+    """A question back or a request for information ("Which account is it?", "Please send me
+    the invoice number"), not an answer phrased as a question ("Have you tried restarting?")."""
+    stripped = sentence.strip()
+    question = re.search(r"[?？][\s)\"'»”]*$", stripped) is not None or stripped.startswith("¿")
+    if question:
+        return W.SUGGESTION.search(stripped) is None
+    # "Please send me the number, thanks" asks; "It's refunded, please confirm" answers.
+    clauses = [c for c in re.split(r"[,;:]", stripped) if c.strip()]
+    asks = [c for c in clauses if W.ASK.search(c)]
+    return bool(asks) and all(
+        c in asks or W.POLITE.fullmatch(c.strip(" .!")) or _is_pleasantry(c) for c in clauses
+    )
 
 
 def _is_pleasantry(sentence: str) -> bool:
     """A greeting, a thank-you or a sign-off with nothing else in it ("Hi Bob,", "Best, Carol")."""
-    words = _WORD.findall(sentence)
+    words = W.WORD.findall(sentence)
     if not words:
         return True
-    m = _PLEASANTRY.match(sentence.strip())
+    m = W.PLEASANTRY.match(sentence.strip())
     if m:
-        rest = _WORD.findall(sentence.strip()[m.end() :])
+        rest = W.WORD.findall(sentence.strip()[m.end() :])
         if not rest or (
-            len(rest) <= 3 and (rest[0].lower() in _PLEASANTRY_TAIL or rest[0][:1].isupper())
+            len(rest) <= 3 and (rest[0].lower() in W.PLEASANTRY_TAIL or rest[0][:1].isupper())
         ):
             return True
     # A sign-off: "Carol", "Carol J." on its own.
@@ -684,7 +594,7 @@ def _helper(
     i = bisect_right(marks, at) - 1
     near = (marks[max(i - 1, 0)], marks[min(i + 2, len(marks) - 1)])
     sentence = text[marks[max(i, 0)] : marks[min(i + 1, len(marks) - 1)]]
-    if _SELF.search(sentence):
+    if W.SELF.search(sentence):
         return "sender", None
     for scope in (sentence, text):
         found = _find_delegate(scope, delegate_names)
@@ -693,10 +603,10 @@ def _helper(
         found = _find_network_name(scope, network_names)
         if found:
             return "network", found
-    m = _NETWORK_PHRASE.search(text, near[0], near[1])
+    m = W.NETWORK_PHRASE.search(text, near[0], near[1])
     if m:
         return "network", _one_line(m.group())
-    m = _NAMED_HELPER.search(sentence) or _NAMED_HELPER.search(text)
+    m = W.NAMED_HELPER.search(sentence) or W.NAMED_HELPER.search(text)
     if m:
         name = next(g for g in m.groups() if g).rstrip(".,;:!?'-")
         if name.startswith("@") and len(name) > 2:
@@ -704,7 +614,7 @@ def _helper(
         # "Bob in accounting" -> "Bob"; "It", "Someone" are not names.
         capitalized = []
         for word in name.split():
-            if not word[:1].isupper() or word.lower() in _NOT_NAMES or "'" in word:
+            if not word[:1].isupper() or word.lower() in W.NOT_NAMES or "'" in word:
                 break
             capitalized.append(word)
         if capitalized:
@@ -718,7 +628,7 @@ def _find_delegate(text: str, delegate_names: Sequence[str]) -> str | None:
             for m in pattern.finditer(text):
                 if need_capital and not m.group()[:1].isupper():
                     continue
-                if _GREETING_BEFORE.search(text[max(0, m.start() - 12) : m.start()]):
+                if W.GREETING_BEFORE.search(text[max(0, m.start() - 12) : m.start()]):
                     continue
                 return m.group()
     return None
@@ -752,5 +662,5 @@ def _find_network_name(text: str, network_names: Sequence[str]) -> str | None:
             m = re.search(pattern, text, re.IGNORECASE)
             if m:
                 return m.group()
-    m = _HANDLE.search(text)
+    m = W.HANDLE.search(text)
     return m.group().rstrip(".-") if m else None
