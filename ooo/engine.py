@@ -17,7 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.utils import make_msgid
+from typing import Literal
 
+from ooo.authres import verdict
 from ooo.compose import Renderer, ReplySettings, compose_forward, compose_reply
 from ooo.mailbox.base import CursorInvalid, FetchedMessage, Mailbox, MailboxError
 from ooo.parse import Inbound, parse
@@ -41,6 +43,8 @@ TAG_RESOLVED = "$OooResolved"
 #: Outbox retry delays: 15 s doubling up to 15 min, with jitter so a fleet does not stampede.
 RETRY_FIRST = 15.0
 RETRY_CAP = 900.0
+#: References read from one message: enough for a real thread, too few for a guessing attack.
+REFS_CONSIDERED = 3
 
 
 def retry_delay(
@@ -72,6 +76,8 @@ class EngineSettings:
     but not answered (Reason.RATE_LIMITED). 0: no limit."""
     retry_first: timedelta = timedelta(seconds=RETRY_FIRST)
     """The first outbox retry delay ([limits] retry_first); it doubles up to RETRY_CAP."""
+    authserv_id: str | None = None
+    """Whose Authentication-Results to trust ([mailbox] authserv_id); None: the topmost."""
 
 
 @dataclass
@@ -83,6 +89,14 @@ class Outcome:
     reply: bytes | None = None
     routing: Routing | None = None
     ref: str | None = None
+
+
+@dataclass(frozen=True)
+class Link:
+    """How a message was found to follow up an inquiry."""
+
+    ref: str
+    via: Literal["thread", "reference", "subject"]
 
 
 @dataclass(frozen=True)
@@ -192,18 +206,38 @@ class Engine:
             return None  # a batch replayed after a crash: decided already
         msg = parse(fetched.key, fetched.headers, fetched.body, fetched.received_at, fetched.size)
         now = self.clock()
+        if self._epoch:
+            # Re-read after the server forgot our cursor (UIDVALIDITY, a rejected sync state):
+            # the same message keeps its decision under its new key, and is not decided again.
+            with self.store.transaction():
+                if self.store.rekey(
+                    name,
+                    self._epoch,
+                    fetched.key,
+                    message_id=msg.message_id,
+                    same_key=self.mailbox.stable_keys,
+                ):
+                    log.debug("%s was decided before the re-baseline", fetched.key)
+                    return None
         outgoing: list[Queued] = []
         routing: Routing | None = None
         ref: str | None = None
         follows: str | None = None
         signal: Signal | None = None
+        unverified: str | None = None
         try:
             decision = self.decide(msg, now)
-            follows = self.link(msg) if decision.reason not in (Reason.DUPLICATE,) else None
-            if follows and decision.reason not in AUTOMATED:
+            found = self.link(msg) if decision.reason not in (Reason.DUPLICATE,) else None
+            follows = found.ref if found else None
+            if found and decision.reason not in AUTOMATED:
                 # Part of a known inquiry: tracked for resolution, never answered again.
-                signal = self._signal(msg, follows)
+                signal = self._signal(msg, found)
                 what = signal.rule if signal else "no resolution signal"
+                if signal is not None:
+                    checked = verdict(msg, self.settings.authserv_id)
+                    if checked.failed:
+                        unverified = checked.detail
+                        what += f", unverified: {checked.detail}"
                 decision = Decision(Reason.FOLLOW_UP, f"{follows}: {what}")
             elif (
                 not follows
@@ -221,13 +255,16 @@ class Engine:
                 decision = self._valve(decision, now)
             if not follows and decision.reason in INQUIRY:
                 ref = new_ref(self.store.ref_exists)
+                related = self._cited(msg)
+                if related and not decision.detail:
+                    decision = replace(decision, detail=f"mentions {related}, another inquiry")
             if decision.reply and ref:
                 outgoing = self._compose(fetched, msg, decision, routing, ref, now)
         except Exception as exc:  # the daemon never crashes on a message
             log.exception("message %s from %s: could not be handled", fetched.key, msg.sender)
             decision = Decision(Reason.ERROR, f"{type(exc).__name__}: {exc}"[:300])
             outgoing, ref, signal = [], None, None
-        self._record(msg, decision, outgoing, routing, ref, now, follows, signal)
+        self._record(msg, decision, outgoing, routing, ref, now, follows, signal, unverified)
         outcome = Outcome(msg, decision, outgoing[0].raw if outgoing else None, routing, ref)
         log.info(
             "%s from=%s subject=%.60r -> %s%s",
@@ -245,25 +282,46 @@ class Engine:
 
     # -- resolution tracking ----------------------------------------------------------------
 
-    def link(self, msg: Inbound) -> str | None:
-        """The inquiry this message follows up, if any: by thread ids, by a reference in the
-        subject or body, or by the same sender writing about the same subject."""
+    def link(self, msg: Inbound) -> Link | None:
+        """The inquiry this message follows up, if any: by thread ids (``via="thread"``), by a
+        reference in the subject or body (``"reference"``: only from someone who may know it,
+        see :meth:`_may_cite`), or by the same sender writing about the same subject
+        (``"subject"``)."""
         ref = self.store.inquiry_by_thread([*msg.in_reply_to, *msg.references])
         if ref:
-            return ref
-        for candidate in find_refs(f"{msg.subject}\n{msg.body_text[:20_000]}"):
-            if self.store.inquiry(candidate) is not None:
-                return candidate
+            return Link(ref, "thread")
+        for candidate in self._refs_in(msg):
+            row = self.store.inquiry(candidate)
+            if row is not None and self._may_cite(msg, row):
+                return Link(candidate, "reference")
         topic = normalize_subject(msg.subject)
         if msg.sender and topic:
             for row in self.store.inquiries_of(msg.sender):
                 if normalize_subject(row["subject"] or "") == topic:
-                    ref_found: str = row["ref"]
-                    return ref_found
+                    return Link(row["ref"], "subject")
         return None
 
-    def _signal(self, msg: Inbound, ref: str) -> Signal | None:
-        inquiry = self.store.inquiry(ref)
+    @staticmethod
+    def _refs_in(msg: Inbound) -> list[str]:
+        # Only the first few: one mail listing 1,450 guessed references must not reach
+        # whichever of them is real.
+        return find_refs(f"{msg.subject}\n{msg.body_text[:20_000]}")[:REFS_CONSIDERED]
+
+    def _may_cite(self, msg: Inbound, inquiry: sqlite3.Row) -> bool:
+        """A reference links a message to an inquiry only when its writer is the asker, was a
+        recipient of the inquiry, or is a delegate. References are public (the "ask there"
+        hashtag carries them): anyone else quoting one is asking something new."""
+        writers = {msg.from_address, msg.sender} - {None}
+        known = {inquiry["sender"], inquiry["delegate"], *self.settings.delegate_emails}
+        known |= set((inquiry["participants"] or "").split())
+        return bool(writers & known)
+
+    def _cited(self, msg: Inbound) -> str | None:
+        """A known inquiry's reference quoted in a new inquiry (for the record)."""
+        return next((r for r in self._refs_in(msg) if self.store.inquiry(r) is not None), None)
+
+    def _signal(self, msg: Inbound, link: Link) -> Signal | None:
+        inquiry = self.store.inquiry(link.ref)
         if inquiry is None:
             return None
         author = msg.from_address or msg.sender or ""
@@ -273,7 +331,9 @@ class Engine:
             role = "sender"
         elif author in self.settings.owner.addresses:
             role = None  # the owner's own mail in the thread is not a signal
-        elif asker in msg.recipients:
+        elif asker in msg.recipients and link.via == "thread":
+            # An answer counts only inside the thread (its ids are known to those who were in
+            # it; a reference is public) and addressed to the asker.
             delegates = {*self.settings.delegate_emails, inquiry["delegate"] or ""}
             role = "delegate" if author in delegates else "third_party"
         if role is None:
@@ -396,8 +456,19 @@ class Engine:
         now: datetime,
         follows: str | None = None,
         signal: Signal | None = None,
+        unverified: str | None = None,
     ) -> None:
         audience = routing.audience if routing else None
+        owners = set(self.settings.owner.addresses)
+        participants = (
+            tuple(
+                a
+                for a in dict.fromkeys((msg.from_address or "", *msg.recipients))
+                if a and a not in owners
+            )
+            if ref
+            else ()
+        )
         route = routing.route if routing else None
         with self.store.transaction():
             row = self.store.record_message(
@@ -417,6 +488,7 @@ class Engine:
                 route=route,
                 delegate=routing.delegate.email if routing and routing.delegate else None,
                 follows=follows,
+                participants=participants[:50],
             )
             if follows and signal is not None:
                 self.store.add_signal(
@@ -430,6 +502,7 @@ class Engine:
                     helper=signal.helper,
                     message_id=msg.message_id,
                     flagged=signal.flagged,
+                    unverified=unverified,
                 )
             self.store.event(
                 "decision",
@@ -557,9 +630,10 @@ class Engine:
                         answer,
                     )
                 sent += 1
-                verb = "replied to" if item.kind == "reply" else "forwarded to"
-                cc = f" (cc {', '.join(item.cc)})" if item.cc else ""
-                log.info("%s %s%s: %s", verb, item.recipient, cc, item.message_id)
+                if not self.dry_run:  # the dry run said "would send" above; nothing was sent
+                    verb = "replied to" if item.kind == "reply" else "forwarded to"
+                    cc = f" (cc {', '.join(item.cc)})" if item.cc else ""
+                    log.info("%s %s%s: %s", verb, item.recipient, cc, item.message_id)
                 if not self.dry_run and item.kind == "reply":
                     replied.append((item.message_key, item.raw))
 

@@ -111,6 +111,9 @@ class InquiryView:
     last_event: str
     """The last thing that happened, in words, with its time in the owner's time zone."""
     time_to_resolve: timedelta | None
+    unverified: int = 0
+    """Signals not counted because the owner's server said their message failed its sender
+    checks (a forged From, a third party posing as the asker's correspondent)."""
 
 
 @dataclass(frozen=True)
@@ -241,6 +244,8 @@ def _fold(inquiry: InquiryFacts, events: Sequence[SignalEvent], tz: tzinfo | Non
     evidence: str | None = None
     helper: str | None = None
     for event in events:
+        if event.unverified:
+            continue  # shown (last_event), never applied: the server says it was forged
         if event.kind == "resolved":
             status, flagged = "resolved", False
             resolved_by = event.by or _BY_RULE.get(event.rule, "sender")
@@ -272,6 +277,7 @@ def _fold(inquiry: InquiryFacts, events: Sequence[SignalEvent], tz: tzinfo | Non
         helper=helper,
         last_event=_describe(last, tz) if last else _describe_arrival(inquiry),
         time_to_resolve=resolved_at - inquiry.received_at if resolved_at else None,
+        unverified=sum(1 for e in events if e.unverified),
     )
 
 
@@ -284,7 +290,16 @@ def _describe_arrival(inquiry: InquiryFacts) -> str:
 def _describe(event: SignalEvent, tz: tzinfo | None) -> str:
     who = event.author or "someone"
     quote = f": “{_shorten(event.evidence)}”" if event.evidence.strip() else ""
-    if event.rule == "sender_says_resolved" or (event.kind == "resolved" and event.by == "sender"):
+    if event.unverified:
+        text = (
+            f"Not counted: a message from {who} ({event.rule.replace('_', ' ')}) failed your "
+            f"server's sender checks ({event.unverified})"
+        )
+    elif event.rule == "delegate_engaged":
+        text = f"Delegate {who} took it up and asked the sender"
+    elif event.rule == "sender_says_resolved" or (
+        event.kind == "resolved" and event.by == "sender"
+    ):
         text = "Sender said it is resolved"
         if event.helper:
             text += f", helped by {event.helper}"
@@ -644,6 +659,7 @@ def to_json(r: Report) -> dict[str, Any]:
                 "time_to_resolve_seconds": (
                     round(v.time_to_resolve.total_seconds()) if v.time_to_resolve else None
                 ),
+                "unverified_signals": v.unverified,
             }
             for v in r.inquiries
         ],

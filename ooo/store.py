@@ -27,7 +27,7 @@ from typing import Any
 from ooo.errors import UserError
 from ooo.tracking import InquiryFacts, SignalEvent
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -114,6 +114,10 @@ CREATE INDEX signal_ref ON signal (ref, at);
 """,
     4: """
 CREATE INDEX reply_created ON reply (created_at);
+""",
+    5: """
+ALTER TABLE message ADD COLUMN participants TEXT NOT NULL DEFAULT '';
+ALTER TABLE signal ADD COLUMN unverified TEXT;
 """,
 }
 
@@ -216,6 +220,13 @@ class Store:
         with contextlib.suppress(sqlite3.Error):
             self.db.close()
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # Closed deterministically: Python 3.13 warns about a connection left to the collector.
+        self.close()
+
     def snapshot(self) -> Store:
         """An in-memory copy, for --dry-run: decisions are made against real history and
         thrown away afterwards."""
@@ -302,11 +313,12 @@ class Store:
         route: str | None = None,
         delegate: str | None = None,
         follows: str | None = None,
+        participants: tuple[str, ...] = (),
     ) -> int:
         cur = self.db.execute(
             "INSERT INTO message (mailbox, epoch, key, message_id, sender, from_name, subject, "
-            "received_at, decided_at, reason, detail, ref, audience, route, delegate, follows) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "received_at, decided_at, reason, detail, ref, audience, route, delegate, follows, "
+            "participants) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 mailbox,
                 epoch,
@@ -324,6 +336,7 @@ class Store:
                 route,
                 delegate,
                 follows,
+                " ".join(participants),
             ),
         )
         assert cur.lastrowid is not None
@@ -360,6 +373,26 @@ class Store:
         ).fetchone()
         return row[0] if row else None
 
+    def rekey(
+        self, mailbox: str, epoch: int, key: str, *, message_id: str | None, same_key: bool
+    ) -> bool:
+        """After a re-baseline (the server forgot the cursor): a message decided in an earlier
+        epoch of ``mailbox`` is read again. Find its row (by ``key`` when the backend's keys
+        survive a re-baseline, else by Message-ID) and move it to the new epoch and key, so the
+        decision stands, tags find the message, and nothing is decided or counted twice."""
+        if same_key:
+            where, args = "key = ?", (key,)
+        elif message_id:
+            where, args = "message_id = ? AND reason != 'duplicate_message'", (message_id,)
+        else:
+            return False
+        cur = self.db.execute(
+            "UPDATE message SET epoch = ?, key = ? WHERE id = (SELECT id FROM message WHERE "  # noqa: S608
+            f"mailbox = ? AND epoch < ? AND {where} ORDER BY id LIMIT 1)",
+            (epoch, key, mailbox, epoch, *args),
+        )
+        return cur.rowcount > 0
+
     def inquiries_of(self, sender: str) -> list[sqlite3.Row]:
         return self.db.execute(
             "SELECT ref, subject, received_at FROM message WHERE sender = ? AND ref IS NOT NULL "
@@ -386,11 +419,26 @@ class Store:
         helper: str | None = None,
         message_id: str | None = None,
         flagged: bool = False,
+        unverified: str | None = None,
     ) -> None:
+        """Record a signal. ``unverified``: why it does not count (the owner's server says the
+        message failed its sender checks); it is kept and shown, never applied."""
         self.db.execute(
             "INSERT INTO signal (ref, at, kind, by, rule, evidence, author, helper, message_id, "
-            "flagged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (ref, iso(at), kind, by, rule, evidence, author, helper, message_id, int(flagged)),
+            "flagged, unverified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                ref,
+                iso(at),
+                kind,
+                by,
+                rule,
+                evidence,
+                author,
+                helper,
+                message_id,
+                int(flagged),
+                unverified,
+            ),
         )
         self.event(
             "signal",
@@ -404,6 +452,7 @@ class Store:
             helper=helper,
             message_id=message_id,
             flagged=flagged,
+            **({"unverified": unverified} if unverified else {}),
         )
 
     def signals(self, ref: str | None = None) -> list[sqlite3.Row]:
@@ -447,6 +496,7 @@ class Store:
                 helper=r["helper"],
                 message_id=r["message_id"],
                 flagged=bool(r["flagged"]),
+                unverified=r["unverified"],
             )
             for r in self.signals()
         ]

@@ -47,7 +47,8 @@ class SignalEvent:
     by: ResolvedBy | None
     """Who resolved it (for ``resolved``)."""
     rule: str
-    """Which rule fired: sender_says_resolved, delegate_answered, network_answered,
+    """Which rule fired: sender_says_resolved, delegate_answered, delegate_engaged (the delegate
+    took it up and asked the sender something: still open), network_answered,
     sender_still_open, owner_resolved, owner_reopened."""
     evidence: str
     """The sentence that triggered it (or the owner's note)."""
@@ -58,3 +59,6 @@ class SignalEvent:
     message_id: str | None = None
     flagged: bool = False
     """An ``open`` signal that asks for urgency ("urgent", "asap")."""
+    unverified: str | None = None
+    """Set when the owner's server says the message failed its sender checks ("dmarc=fail"):
+    the signal is shown but does not change the inquiry's status."""

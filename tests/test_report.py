@@ -502,6 +502,7 @@ def test_json_has_the_documented_schema_field_by_field() -> None:
         "helper": None,
         "last_event": "Sender said it is urgent: “We still need this, urgent” (5 Jan 16:00)",
         "time_to_resolve_seconds": None,
+        "unverified_signals": 0,
     }
     assert hostile["subject"] == HOSTILE_SUBJECT  # JSON is data: stored as received
     assert hostile["replied"] is False

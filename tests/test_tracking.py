@@ -59,8 +59,12 @@ def test_new_inquiry_is_tagged_open() -> None:
 
 
 def test_linked_by_reference_in_the_subject() -> None:
-    """A message that names the reference is linked even without thread headers."""
-    engine, mailbox, _transport, store, clock, ref = setup_inquiry()
+    """A message that names the reference is linked even without thread headers, when its
+    writer may know it: here someone the asker copied on the inquiry."""
+    engine, mailbox, _transport, store, clock = make_engine()
+    mailbox.deliver(raw_message(message_id="<q@example.org>", extra={"Cc": "zed@x.org"}), INSIDE)
+    engine.sync()
+    (ref,) = [r["ref"] for r in store.messages() if r["ref"]]
     mailbox.deliver(
         raw_message(
             sender="zed@x.org",
