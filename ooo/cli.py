@@ -25,7 +25,10 @@ log = logging.getLogger("ooo")
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    # The global options, defined once and accepted before or after the command. In the
+    # commands' parsers they default to SUPPRESS: a subparser's default would otherwise
+    # overwrite what was given before the command (`ooo -c test.toml run` ran the real config).
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     common.add_argument(
         "-c",
         "--config",
@@ -142,6 +145,9 @@ def _config_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentPa
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    # Suppressed defaults (see _parser): absent unless given, before or after the command.
+    args.config = getattr(args, "config", None)
+    args.verbose = getattr(args, "verbose", False)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
@@ -202,7 +208,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from ooo.compose import Renderer
-    from ooo.daemon import make_mailbox, make_transport, state_dir
+    from ooo.daemon import check_templates, make_mailbox, make_transport, state_dir
 
     failures = 0
 
@@ -220,7 +226,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         line(True, "window", window + (" — armed, not yet started" if now < cfg.away.start else ""))
     try:
-        names = Renderer(cfg.templates.dir).check(_sample_context(cfg), template_bases(cfg))
+        names = check_templates(cfg, Renderer(cfg.templates.dir))
         line(True, "templates", f"{', '.join(names)} render")
     except UserError as exc:
         line(False, "templates", exc.message)
@@ -263,42 +269,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _sample_context(cfg) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    """Template variables for a made-up inquiry, routed through the real config, so that a
-    template that only breaks with a delegate or network entries breaks at check time."""
-    from ooo.compose import context_for
-    from ooo.daemon import engine_settings, make_router
-    from ooo.parse import parse
-    from ooo.policy import Decision, Reason
-
-    settings = engine_settings(cfg)
-    msg = parse("check", b"From: Sam Sample <sam@example.org>\r\nSubject: A question\r\n\r\n")
-    decision = Decision(
-        Reason.REPLY, owner_address=cfg.owner.addresses[0], recipient="sam@example.org"
-    )
-    routing = make_router(cfg, frozenset)(msg, "sam@example.org")
-    return context_for(msg, decision, settings.reply, routing, ref="OOO-CHECK1")
-
-
-def template_bases(cfg) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
-    """Every template base name the config can pick."""
-    bases = ["reply"]
-    bases += [getattr(cfg.reply, a).template for a in ("internal", "external", "vip")]
-    bases += [r.template for r in cfg.route if r.template]
-    return tuple(dict.fromkeys(bases))
-
-
 def cmd_preview(args: argparse.Namespace) -> int:
     """Run the message through the real engine (policy, routing, templates) against a
     throw-away copy of the state, and print what would be sent."""
-    from dataclasses import replace
-
-    from ooo.compose import Renderer
-    from ooo.daemon import engine_settings, make_router, open_store, read_contacts
-    from ooo.engine import Engine, Outcome
-    from ooo.mailbox.memory import MemoryMailbox
+    from ooo.daemon import open_store
     from ooo.store import Store
-    from ooo.transport.memory import MemoryTransport
 
     cfg = _config(args)
     if args.eml:
@@ -314,8 +289,24 @@ def cmd_preview(args: argparse.Namespace) -> int:
     # A moment inside the window, so the preview shows the reply even before leaving.
     at = now if cfg.away.start <= now < cfg.away.end else cfg.away.start
     store_path = open_store_path(cfg)
-    real = open_store(cfg) if store_path.exists() else None
-    store = real.snapshot() if real else Store(":memory:")
+    if store_path.exists():
+        with open_store(cfg) as real:
+            store = real.snapshot()
+    else:
+        store = Store(":memory:")
+    with store:
+        return _preview(cfg, raw, at, store)
+
+
+def _preview(cfg, raw: bytes, at: datetime, store) -> int:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from ooo.compose import Renderer
+    from ooo.daemon import engine_settings, make_router, read_contacts
+    from ooo.engine import Engine, Outcome
+    from ooo.mailbox.memory import MemoryMailbox
+    from ooo.transport.memory import MemoryTransport
+
     known: frozenset[str] = frozenset()
     if cfg.audiences.external_replies == "known":
         if cfg.audiences.contacts_file:
@@ -399,11 +390,8 @@ def _show(msg: Message) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from ooo import mailbox as mailboxes
     from ooo.daemon import open_store
     from ooo.errors import ConfigError
-    from ooo.lock import holder
-    from ooo.policy import DESCRIPTIONS, Reason
 
     try:
         cfg = _config(args)
@@ -412,7 +400,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not open_store_path(cfg).exists():
         print(f"no state yet in {open_store_path(cfg).parent}: ooo has not run with this config")
         return 0
-    store = open_store(cfg)
+    with open_store(cfg) as store:
+        return _print_status(cfg, store)
+
+
+def _print_status(cfg, store) -> int:  # type: ignore[no-untyped-def]
+    from ooo import mailbox as mailboxes
+    from ooo.lock import holder
+    from ooo.policy import DESCRIPTIONS, Reason
+
     tz = cfg.owner.tz
     now = datetime.now(UTC)
     phase = (
@@ -478,7 +474,8 @@ def _status_of_invalid_config(args: argparse.Namespace, exc: UserError) -> int:
         return 2
     pid = holder(directory)
     print(f"daemon:   {'running as pid ' + str(pid) if pid else 'not running'} (state {directory})")
-    status = Store(db).status()
+    with Store(db) as store:
+        status = store.status()
     for key in ("state", "config_error"):
         if key in status:
             value, at = status[key]
@@ -523,14 +520,39 @@ def cmd_report(args: argparse.Namespace) -> int:
             ) from exc
         if at.tzinfo is None:
             at = at.replace(tzinfo=cfg.owner.tz)
-    report = build_owner_report(cfg, open_store(cfg), at)
+    output = _output_path(args.output, args.format) if args.output else None
+    with open_store(cfg) as store:
+        report = build_owner_report(cfg, store, at)
     text = render(report, args.format)
-    if args.output:
-        write_atomic(Path(args.output), text)
+    if output:
+        try:
+            write_atomic(output, text)
+        except OSError as exc:
+            raise UserError(f"cannot write the report to {output}: {exc.strerror or exc}") from exc
         print(f"wrote {args.output}")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
+
+
+def _output_path(given: str, fmt: str) -> Path:
+    """--output FILE, checked before any work: a directory or a missing directory is a usage
+    error that says what to write instead, not a traceback."""
+    from ooo.report import SUFFIXES
+
+    path = Path(given).expanduser()
+    example = f"report{SUFFIXES[fmt]}"  # type: ignore[index]
+    if path.is_dir():
+        raise UserError(
+            f"--output {given} is a directory",
+            advice=f"name a file in it, e.g. --output {path / example}",
+        )
+    if not path.parent.is_dir():
+        raise UserError(
+            f"--output {given}: the directory {path.parent} does not exist",
+            advice=f"create it first (mkdir -p {path.parent}) or choose another path",
+        )
+    return path
 
 
 def _inquiry_store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -542,6 +564,7 @@ def _inquiry_store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     store = open_store(cfg)
     row = store.inquiry(args.ref.strip().upper())
     if row is None:
+        store.close()
         raise UserError(
             f"no inquiry {args.ref!r}",
             advice="references look like OOO-7K3Q9M; `ooo report` lists them",
@@ -554,7 +577,7 @@ def _owner_signal(
 ) -> int:
     """Record the owner's own decision about an inquiry as a signal, like any other."""
     store, row = _inquiry_store(args)
-    with store.transaction():
+    with store, store.transaction():
         store.add_signal(
             ref=row["ref"],
             at=datetime.now(UTC),
@@ -591,6 +614,14 @@ def cmd_secret(args: argparse.Namespace) -> int:
     section_cfg = cfg.mailbox if args.section == "mailbox" else cfg.smtp
     if section_cfg is None:
         raise UserError("there is no [smtp] section in the config: nothing to store")
+    if section_cfg.auth in ("xoauth2", "oauthbearer", "oauth2"):
+        raise UserError(
+            f'[{args.section}] signs in with OAuth2 (auth = "{section_cfg.auth}"): nothing '
+            f"uses a password there, so there is nothing to store; ooo gets a fresh access "
+            f"token from token_command at every login",
+            advice=f"check the token helper by running it: {section_cfg.token_command or '...'}"
+            " (to sign in again, run its authorize step, e.g. `oama authorize ...`)",
+        )
     entry = secrets.entry_for(args.section, section_cfg)
     if args.action == "set":
         if sys.stdin.isatty():

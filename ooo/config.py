@@ -29,7 +29,7 @@ from pydantic import (
 
 from ooo.errors import ConfigError
 from ooo.network import NetworkEntry
-from ooo.parse import is_address, normalize_address
+from ooo.parse import is_replyable, normalize_address
 
 ENV_VAR = "OOO_CONFIG"
 
@@ -56,7 +56,7 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 def _address(value: str) -> str:
     addr = normalize_address(value)
-    if not is_address(addr):
+    if not is_replyable(addr):
         raise ValueError("expected an email address like name@example.com")
     return addr
 
@@ -143,6 +143,9 @@ class MailboxConfig(PasswordSource):
     ca_file: Path | None = None
     sent_folder: str | None = None
     """Append a copy of every reply to this folder (e.g. "Sent"); off when unset."""
+    authserv_id: str | None = None
+    """The name your server writes in its Authentication-Results headers (for example
+    "mx.example.com"). Set it to trust only those; unset, the topmost one is trusted."""
     idle_refresh: Duration = timedelta(minutes=25)
     poll_interval: Duration = timedelta(seconds=60)
     """How often to look for mail when the server has no IDLE."""
@@ -409,6 +412,15 @@ class Config(_Model):
                     f"allowed to a loopback host (127.0.0.1, ::1, localhost), not {sec.host!r}. "
                     f'Use "ssl" or "starttls"'
                 )
+        m = self.mailbox
+        if m.backend == "exchange" and urlsplit(m.ews_url).scheme != "https":
+            host = urlsplit(m.ews_url).hostname or ""
+            if not is_loopback(host):
+                raise ValueError(
+                    f"mailbox.service_endpoint = {m.ews_url!r} is not https: the login (NTLM, "
+                    f"Basic or a token) would cross the network unencrypted. Plain http is only "
+                    f"allowed to a loopback host; use https://{host}/EWS/Exchange.asmx"
+                )
         return self
 
     def _sections(self) -> list[tuple[str, MailboxConfig | SmtpConfig]]:
@@ -488,15 +500,70 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
     """Read and validate the config file, or raise ConfigError saying what and where."""
     cfg_path = resolve_path(path)
     try:
-        text = cfg_path.read_text(encoding="utf-8")
+        raw = cfg_path.read_bytes()
     except FileNotFoundError as exc:
         raise ConfigError(
             f"no config file at {cfg_path}",
-            advice="copy config.example.toml there and edit it, or pass -c FILE / set $OOO_CONFIG",
+            advice="create one with `ooo config init`, or pass -c FILE / set $OOO_CONFIG",
         ) from exc
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ConfigError(f"cannot read config file {cfg_path}: {exc}") from exc
+    check_private(cfg_path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"cannot read config file {cfg_path}: not UTF-8: {exc}") from exc
     return loads(text, cfg_path)
+
+
+def check_private(path: Path) -> None:
+    """Refuse a config that someone other than its owner could have written, as ssh does
+    with its config: ooo runs its password and token commands, and sends the keyring's
+    passwords to the servers it names. Group- or world-writable, owned by another user, or in
+    a directory that another user could write (sticky directories such as /tmp excepted:
+    nobody else can replace what is ours in them) -> ConfigError with the chmod to run."""
+    if os.name != "posix":
+        return  # NTFS ACLs do not map onto modes; the profile directory is private already
+    uid = os.getuid()
+    target = path.resolve()
+    try:
+        st = target.stat()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    if st.st_uid not in (uid, 0):
+        raise ConfigError(
+            f"{path} is owned by another user (uid {st.st_uid}), so it could tell ooo to run "
+            "any command as you",
+            advice=f"use a config you own: cp {path} ~/.config/ooo/config.toml",
+        )
+    if st.st_mode & 0o022:
+        raise ConfigError(
+            f"{path} can be written by {_who(st.st_mode)}, so they could make ooo run a "
+            f"command as you (password_command, token_command) or send your password elsewhere",
+            advice=f"run: chmod go-w {path}",
+        )
+    for parent in target.parents:
+        try:
+            pst = parent.stat()
+        except OSError:
+            continue
+        sticky = bool(pst.st_mode & 0o1000)
+        if pst.st_uid not in (uid, 0) and not sticky:
+            raise ConfigError(
+                f"{path} is in {parent}, which belongs to another user (uid {pst.st_uid}): they "
+                "could replace the config",
+                advice="keep the config in a directory you own, such as ~/.config/ooo",
+            )
+        if pst.st_mode & 0o022 and not sticky:
+            raise ConfigError(
+                f"{path} is in {parent}, which can be written by {_who(pst.st_mode)}: they "
+                "could replace the config",
+                advice=f"run: chmod go-w {parent}",
+            )
+
+
+def _who(mode: int) -> str:
+    return "everyone" if mode & 0o002 else "its group"
 
 
 def loads(text: str, path: Path) -> Config:

@@ -31,14 +31,14 @@ from typing import Literal
 
 from ooo import mailbox as mailboxes
 from ooo import notify
-from ooo.compose import Renderer, ReplySettings
-from ooo.config import Config, Person, loads
+from ooo.compose import Renderer, ReplySettings, context_for
+from ooo.config import Config, Person, check_private, loads
 from ooo.engine import Engine, EngineSettings
 from ooo.errors import UserError
 from ooo.lock import StateLock
 from ooo.mailbox.base import Mailbox, MailboxAuthError, MailboxError, MailboxUnavailable
-from ooo.parse import Inbound
-from ooo.policy import Owner
+from ooo.parse import Inbound, parse
+from ooo.policy import Decision, Owner, Reason
 from ooo.reload import ConfigWatcher, fingerprint, interrupt_main_thread
 from ooo.report import SUFFIXES, Report, build_report, render, write_atomic
 from ooo.routing import Routing, route
@@ -95,6 +95,7 @@ def engine_settings(cfg: Config) -> EngineSettings:
         batch_size=cfg.limits.batch_size,
         max_replies_per_hour=cfg.limits.max_replies_per_hour,
         retry_first=cfg.limits.retry_first,
+        authserv_id=cfg.mailbox.authserv_id,
         delegate_emails=tuple(p.email for p in _delegates(cfg)),
         delegate_names=tuple(n for p in _delegates(cfg) for n in (p.name, p.email, p.handle) if n),
         network_names=tuple(
@@ -152,6 +153,28 @@ def make_router(
     return router
 
 
+def check_templates(cfg: Config, renderer: Renderer) -> list[str]:
+    """Render every template the config can pick, for a made-up inquiry routed through the
+    real config (a template that only breaks with a delegate or network entries breaks here,
+    not at the first real reply). Raises UserError naming the template; returns their names."""
+    settings = engine_settings(cfg)
+    msg = parse("check", b"From: Sam Sample <sam@example.org>\r\nSubject: A question\r\n\r\n")
+    decision = Decision(
+        Reason.REPLY, owner_address=cfg.owner.addresses[0], recipient="sam@example.org"
+    )
+    routing = make_router(cfg, frozenset)(msg, "sam@example.org")
+    context = context_for(msg, decision, settings.reply, routing, ref="OOO-CHECK1")
+    return renderer.check(context, template_bases(cfg))
+
+
+def template_bases(cfg: Config) -> tuple[str, ...]:
+    """Every template base name the config can pick."""
+    bases = ["reply"]
+    bases += [getattr(cfg.reply, a).template for a in ("internal", "external", "vip")]
+    bases += [r.template for r in cfg.route if r.template]
+    return tuple(dict.fromkeys(bases))
+
+
 def build_owner_report(cfg: Config, store: Store, at: datetime | None = None) -> Report:
     return build_report(
         store.inquiry_facts(),
@@ -196,6 +219,7 @@ def make_transport(cfg: Config) -> Transport:
             password_provider("mailbox", m),
             primary_smtp_address=m.primary_smtp_address,
             auth=auth,
+            ca_file=str(m.ca_file) if m.ca_file else None,
         )
     return SmtpTransport(
         s.host,
@@ -320,11 +344,14 @@ class Daemon:
         renderer = Renderer(cfg.templates.dir)
         store = self.store or open_store(cfg)
         if self.dry_run:
-            store = store.snapshot()
+            real, store = store, store.snapshot()
+            if self.store is None:
+                real.close()
             log.info(
                 "dry run: decisions are made against the real history and thrown away; "
                 "nothing is sent and nothing is tagged"
             )
+        check_templates(cfg, renderer)  # a broken template is an error now, not at the first reply
         mailbox = self.mailbox or make_mailbox(cfg)
         transport = self.transport or make_transport(cfg)
         engine = Engine(
@@ -365,7 +392,7 @@ class Daemon:
                 self._status(store, "state", "stopped")
             engine.mailbox.close()
             engine.transport.close()
-            if self.store is None:
+            if store is not self.store:
                 store.close()
 
     def _loop(self, engine: Engine, store: Store) -> int:
@@ -469,12 +496,13 @@ class Daemon:
                     store.clear_status("config_error")
                 log.info("%s is back to the running config", path)
             elif requested:
-                log.info("reload requested: %s is unchanged", path)
+                self._reload_templates(engine, store)
             return
         if digest == self._seen_hash:
             return  # an invalid edit already reported
         self._seen_hash = digest
         try:
+            check_private(path)  # a config someone else could write is never applied
             new = loads(raw.decode("utf-8"), path)
             self._apply(new, engine)
         except (UnicodeDecodeError, UserError) as exc:
@@ -490,6 +518,22 @@ class Daemon:
             with store.transaction():
                 store.clear_status("config_error")
 
+    def _reload_templates(self, engine: Engine, store: Store) -> None:
+        """SIGHUP with an unchanged config: read the templates again, render them all, and
+        switch only if every one renders."""
+        renderer = Renderer(self.config.templates.dir)
+        try:
+            check_templates(self.config, renderer)
+        except UserError as exc:
+            log.error("templates not reloaded, still using the last good ones: %s", exc.message)
+            with store.transaction():
+                store.set_status("config_error", exc.message, self.clock())
+            return
+        engine.renderer = renderer
+        with store.transaction():
+            store.clear_status("config_error")
+        log.info("reload requested: %s is unchanged; templates read again", self.config.path)
+
     def _apply(self, new: Config, engine: Engine) -> None:
         """Switch the engine to ``new``; build everything first so a failure changes nothing."""
         old = self.config
@@ -500,6 +544,7 @@ class Daemon:
             new = new.model_copy(update={"state": old.state})
         settings = engine_settings(new)
         renderer = Renderer(new.templates.dir)
+        check_templates(new, renderer)  # a broken template keeps the last good ones running
         router = make_router(new, lambda: self._known or frozenset())
         changed = [
             name
