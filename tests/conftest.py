@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.helpers import OPEN_STORES
 from tests.mailstack import MailStack, User, missing_binaries
 
 # Session-wide, so every mailbox name handed out by `mail_user` is unique within the session.
@@ -54,3 +55,12 @@ def mail_user(mail_stack: MailStack) -> Callable[[str], User]:
         return made[name]
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _close_stores() -> Iterator[None]:
+    """Close the stores a test opened through tests.helpers (make_engine, tracked) when it
+    ends, so no connection is left to the garbage collector."""
+    yield
+    while OPEN_STORES:
+        OPEN_STORES.pop().close()

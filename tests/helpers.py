@@ -71,6 +71,17 @@ def settings(interval: timedelta = timedelta(days=7)) -> EngineSettings:
     )
 
 
+#: Stores opened by the builders here; tests/conftest.py closes them when each test ends
+#: (deterministically: Python 3.13 warns about a connection left to the garbage collector).
+OPEN_STORES: list[Store] = []
+
+
+def tracked(store: Store) -> Store:
+    """``store``, closed when the current test ends."""
+    OPEN_STORES.append(store)
+    return store
+
+
 def make_engine(
     store: Store | None = None,
     mailbox: MemoryMailbox | None = None,
@@ -80,7 +91,7 @@ def make_engine(
 ) -> tuple[Engine, MemoryMailbox, MemoryTransport, Store, Clock]:
     mailbox = mailbox or MemoryMailbox()
     transport = transport or MemoryTransport()
-    store = store or Store(":memory:")
+    store = tracked(store or Store(":memory:"))
     clock = clock or Clock()
     mailbox.open()
     engine = Engine(settings(), mailbox, transport, store, Renderer(), clock, **kwargs)  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ from ooo.daemon import Daemon
 from ooo.mailbox.memory import MemoryMailbox
 from ooo.store import Store
 from ooo.transport.memory import MemoryTransport
-from tests.helpers import Clock, raw_message
+from tests.helpers import Clock, raw_message, tracked
 from tests.responder import wait_for
 from tests.test_config import GOOD
 
@@ -36,7 +36,7 @@ def test_before_the_window_once_does_nothing(
     """Armed: before away.start, --once reads nothing and says when it will start."""
     mailbox = MemoryMailbox()
     mailbox.deliver(raw_message(), START - timedelta(hours=2))
-    store = Store(tmp_path / "state.db")
+    store = tracked(Store(tmp_path / "state.db"))
     d = Daemon(
         config(tmp_path),
         once=True,
@@ -58,7 +58,7 @@ def test_after_the_window_it_stops_and_points_to_the_report(
     mailbox = MemoryMailbox()
     mailbox.deliver(raw_message(), END + timedelta(minutes=1))
     transport = MemoryTransport()
-    store = Store(tmp_path / "state.db")
+    store = tracked(Store(tmp_path / "state.db"))
     d = Daemon(
         config(tmp_path),
         clock=Clock(END + timedelta(hours=1)),
@@ -89,7 +89,7 @@ def test_reconnects_with_backoff_and_then_answers(
     thread = threading.Thread(target=lambda: result.append(d.run()), daemon=True)
     thread.start()
     wait_for(store_path.exists, 10, "the state database")
-    observer = Store(store_path)
+    observer = tracked(Store(store_path))
     wait_for(
         lambda: "reconnecting (attempt" in observer.status().get("state", ("",))[0],
         10,

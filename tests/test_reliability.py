@@ -13,7 +13,7 @@ from ooo.engine import Engine
 from ooo.policy import INQUIRY, Reason
 from ooo.report import build_report, render
 from ooo.store import Store
-from tests.helpers import END, INSIDE, START, Clock, make_engine, raw_message
+from tests.helpers import END, INSIDE, START, Clock, make_engine, raw_message, tracked
 from tests.test_cli import ooo, write_config
 
 
@@ -156,7 +156,7 @@ def test_status_and_report_commands_say_the_valve_tripped(tmp_path: Path) -> Non
     """`ooo status` prints the valve line and the rate_limited count; `ooo report` counts the
     inquiries the valve left unanswered."""
     config = write_config(tmp_path)
-    store = Store(tmp_path / "state" / "state.db")
+    store = tracked(Store(tmp_path / "state" / "state.db"))
     engine, _, _, _, clock = make_engine(store=store)
     limited(engine, 2)
     flood(engine, clock, [f"c{i}@example.org" for i in range(5)], spacing=1.0)

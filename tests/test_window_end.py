@@ -14,7 +14,7 @@ from ooo.daemon import Daemon
 from ooo.mailbox.memory import MemoryMailbox
 from ooo.store import Store
 from ooo.transport.memory import MemoryTransport
-from tests.helpers import Clock
+from tests.helpers import Clock, tracked
 from tests.test_daemon import END, config
 
 
@@ -46,7 +46,7 @@ def test_a_window_in_the_past_at_start_up_is_a_clear_warning(
     """Started after away.end: a warning names the config, the window and how long ago it
     ended, and what to do; the owner is notified once, not at every later start."""
     calls = fake_notify_send(tmp_path, monkeypatch)
-    store = Store(tmp_path / "state.db")
+    store = tracked(Store(tmp_path / "state.db"))
     caplog.set_level("INFO", logger="ooo")
     assert run_after_the_end(tmp_path, store, hours=26) == 0
     warning = next(r for r in caplog.records if r.levelname == "WARNING")
