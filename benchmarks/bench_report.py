@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from ooo.core.tracking import InquiryFacts, ResolvedBy, SignalEvent
 from ooo.report import FORMATS, Report, build_report, render
-from ooo.tracking import InquiryFacts, ResolvedBy, SignalEvent
 
 TZ = ZoneInfo("Europe/Berlin")
 START = datetime(2027, 7, 1, 6, 0, tzinfo=UTC)

@@ -1,12 +1,12 @@
 """Benchmark `ooo` against Dovecot's own Sieve ``vacation`` and a bare IMAP IDLE client.
 
-Everything runs on one private Dovecot + Postfix started by ``tests/mailstack.py`` on loopback,
-in one run, so the three are measured on the same stack under the same conditions:
+Everything runs on one private Dovecot + Postfix started by ``tests/support/mailstack.py`` on
+loopback, in one run, so the three are measured on the same stack under the same conditions:
 
 1. **Arrival-to-reply latency**, N distinct senders (default 200), one message at a time, each
    waiting for its answer (and for the stack to be quiet again) before the next:
 
-   - ``ooo``: the real daemon (``ooo run``, IMAP IDLE) started by ``tests/responder.py``;
+   - ``ooo``: the real daemon (``ooo run``, IMAP IDLE) started by ``tests/support/responder.py``;
    - ``sieve``: a Sieve ``vacation`` script on another owner, run by Dovecot at LMTP delivery;
    - ``idle``: a bare imapclient IDLE session on a third owner's INBOX. Its figure is the time
      until the client sees the new ``EXISTS``: the floor for *any* IDLE-based responder, since
@@ -79,8 +79,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.mailstack import MailStack, User, _family, missing_binaries  # noqa: E402
-from tests.responder import Responder, inquiry  # noqa: E402
+from tests.support.mailstack import MailStack, User, _family, missing_binaries  # noqa: E402
+from tests.support.responder import Responder, inquiry  # noqa: E402
 
 # Targets (DESIGN.md, Performance): ooo within a small factor of the server-side responder.
 TARGET_P50_OVER_FLOOR = 0.060  # s: ooo p50 at most this much above the bare-IDLE p50
@@ -438,7 +438,7 @@ def _has_flood_valve() -> bool:
 
 
 class BenchResponder(Responder):
-    """tests/responder.py's Responder, optionally under cProfile (``--profile FILE``) and
+    """tests/support/responder.py's Responder, optionally under cProfile (``--profile FILE``) and
     optionally without the Sent copy (``--no-sent-copy``: the test config keeps one, ooo's
     default does not)."""
 
@@ -621,7 +621,7 @@ class Bench:
         self.pid = self.responder.proc.pid
         self.results.memory["after start"] = proc_memory(self.pid)
 
-        import imapclient  # the harness's own dependency; deferred like in tests/mailstack.py
+        import imapclient  # the harness's own dependency; deferred as in tests/support/mailstack
 
         self.idle_client = imapclient.IMAPClient(
             stack.host, port=stack.imap_port, ssl=False, timeout=30

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from ooo.core.tracking import InquiryFacts, SignalEvent
 from ooo.report import build_report, render_html, write_atomic
-from ooo.tracking import InquiryFacts, SignalEvent
 
 TZ = ZoneInfo("Europe/Berlin")
 START = datetime(2026, 7, 6, 8, 0, tzinfo=TZ)  # a Monday

@@ -5,8 +5,8 @@ polling) and the outbox flushed; after it, it stops answering and exits with a p
 ``ooo report``. Connection trouble never ends the loop: it is logged, shown by ``ooo status``
 and retried with capped exponential backoff plus jitter.
 
-One daemon runs per state dir (ooo.lock). SIGTERM/SIGINT stop it at the next safe point; SIGHUP
-and a change of the config file's contents (ooo.reload) switch it to the new config, unless
+One daemon runs per state dir (ooo.host.lock). SIGTERM/SIGINT stop it at the next safe point; SIGHUP
+and a change of the config file's contents (ooo.host.reload) switch it to the new config, unless
 the new file is invalid: then the last good config keeps running, the problem is logged once
 and shown by ``ooo status`` (status key ``config_error``) until the file is fixed.
 """
@@ -30,20 +30,21 @@ from types import FrameType
 from typing import Literal
 
 from ooo import mailbox as mailboxes
-from ooo import notify
-from ooo.compose import Renderer, ReplySettings, context_for
 from ooo.config import Config, Person, check_private, loads
+from ooo.core.compose import ReplySettings, context_for
+from ooo.core.parse import Inbound, parse
+from ooo.core.policy import Decision, Owner, Reason
+from ooo.core.routing import Routing, route
 from ooo.engine import Engine, EngineSettings
 from ooo.errors import UserError
-from ooo.lock import StateLock
+from ooo.host import notify
+from ooo.host.lock import StateLock
+from ooo.host.reload import ConfigWatcher, fingerprint, interrupt_main_thread
+from ooo.host.secrets import password_provider
 from ooo.mailbox.base import Mailbox, MailboxAuthError, MailboxError, MailboxUnavailable
-from ooo.parse import Inbound, parse
-from ooo.policy import Decision, Owner, Reason
-from ooo.reload import ConfigWatcher, fingerprint, interrupt_main_thread
 from ooo.report import SUFFIXES, Report, build_report, render, write_atomic
-from ooo.routing import Routing, route
-from ooo.secrets import password_provider
 from ooo.store import Store
+from ooo.templating import Renderer
 from ooo.transport.base import Transport
 from ooo.transport.smtp import SmtpTransport
 

@@ -16,14 +16,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ooo.compose import Renderer
 from ooo.config import loads
+from ooo.core.policy import DESCRIPTIONS, Reason
 from ooo.daemon import build_owner_report, engine_settings, make_router
 from ooo.engine import Engine, Outcome
 from ooo.mailbox.memory import MemoryMailbox
-from ooo.policy import DESCRIPTIONS, Reason
 from ooo.report import render_text
 from ooo.store import Store
+from ooo.templating import Renderer
 from ooo.transport.memory import MemoryTransport
 
 OWNER = "Bob Example"

@@ -19,15 +19,16 @@ from datetime import datetime, timedelta
 from email.utils import make_msgid
 from typing import Literal
 
-from ooo.authres import verdict
-from ooo.compose import Renderer, ReplySettings, compose_forward, compose_reply
+from ooo.core.authres import verdict
+from ooo.core.compose import ReplySettings, compose_forward, compose_reply
+from ooo.core.parse import Inbound, parse
+from ooo.core.policy import AUTOMATED, INQUIRY, Decision, Owner, Reason, decide
+from ooo.core.refs import find_refs, new_ref
+from ooo.core.resolve import Role, Signal, classify
+from ooo.core.routing import Routing
 from ooo.mailbox.base import CursorInvalid, FetchedMessage, Mailbox, MailboxError
-from ooo.parse import Inbound, parse
-from ooo.policy import AUTOMATED, INQUIRY, Decision, Owner, Reason, decide
-from ooo.refs import find_refs, new_ref
-from ooo.resolve import Role, Signal, classify
-from ooo.routing import Routing
 from ooo.store import Store, iso
+from ooo.templating import Renderer
 from ooo.transport.base import (
     Transport,
     TransportRejected,
@@ -121,7 +122,8 @@ class Engine:
     dry_run: bool = False
     on_outcome: Callable[[Outcome], None] | None = None
     router: Callable[[Inbound, str], Routing] | None = None
-    """Audience/delegate routing (ooo.routing.route bound to the config); None: plain replies."""
+    """Audience/delegate routing (ooo.core.routing.route bound to the config); None: plain
+    replies."""
     _epoch: int = field(default=0, init=False)
 
     # -- start-up ---------------------------------------------------------------------------

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.helpers import OPEN_STORES
-from tests.mailstack import MailStack, User, missing_binaries
+from tests.support.helpers import OPEN_STORES
+from tests.support.mailstack import MailStack, User, missing_binaries
 
 # Session-wide, so every mailbox name handed out by `mail_user` is unique within the session.
 _user_serial = itertools.count(1)
@@ -17,7 +17,7 @@ _user_serial = itertools.count(1)
 
 @pytest.fixture(scope="session")
 def mail_stack() -> Iterator[MailStack]:
-    """The private Dovecot + Postfix of tests/mailstack.py, started once per session.
+    """The private Dovecot + Postfix of tests/support/mailstack.py, started once per session.
 
     Set OOO_KEEP_MAILSTACK=1 to keep its folder (logs, mailboxes, configs) after the run.
     """
@@ -59,7 +59,7 @@ def mail_user(mail_stack: MailStack) -> Callable[[str], User]:
 
 @pytest.fixture(autouse=True)
 def _close_stores() -> Iterator[None]:
-    """Close the stores a test opened through tests.helpers (make_engine, tracked) when it
+    """Close the stores a test opened through tests.support.helpers (make_engine, tracked) when it
     ends, so no connection is left to the garbage collector."""
     yield
     while OPEN_STORES:

@@ -16,10 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from ooo.errors import OooError
-
 # Re-exported: the cap lives with the parser, which judges a cut header block.
-from ooo.parse import HEADER_CAP as HEADER_CAP
+from ooo.core.parse import HEADER_CAP as HEADER_CAP
+from ooo.errors import OooError
 
 
 class MailboxError(OooError):

@@ -36,7 +36,9 @@ from typing import Any, Literal, NoReturn
 import imapclient
 from imapclient import exceptions as imap_errors
 
-from ooo import oauth
+from ooo.core.parse import parse
+from ooo.host import oauth
+from ooo.host.oauth import OAUTH_MECHANISMS
 from ooo.mailbox.base import (
     BODY_CAP,
     HEADER_CAP,
@@ -47,8 +49,6 @@ from ooo.mailbox.base import (
     MailboxAuthError,
     MailboxUnavailable,
 )
-from ooo.oauth import OAUTH_MECHANISMS
-from ooo.parse import parse
 
 Security = Literal["ssl", "starttls", "plain"]
 SECURITY_MODES: tuple[Security, ...] = ("ssl", "starttls", "plain")

@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from ooo.core.parse import parse
 from ooo.mailbox.base import (
     BODY_CAP,
     HEADER_CAP,
@@ -28,7 +29,6 @@ from ooo.mailbox.base import (
     MailboxError,
     MailboxUnavailable,
 )
-from ooo.parse import parse
 
 SEEN = "\\Seen"
 

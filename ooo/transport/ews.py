@@ -15,10 +15,10 @@ copied through a parser that decodes it:
 * Subject and body: the composed text (the subject decoded from its RFC 2047 words, cleaned to
   one line, any literal ``=?`` left inert).
 * Message-ID, In-Reply-To, References: read from the raw header bytes (no encoded-word
-  decoding), keeping only ids that match RFC 5322's ``msg-id`` (:func:`ooo.parse.message_ids`).
+  decoding), keeping only ids that match RFC 5322's ``msg-id`` (:func:`ooo.core.parse.message_ids`).
   ``email.policy.default`` would decode ``<=?utf-8?q?x=0D=0AX-Injected:_yes?=@example.test>``
   into a CR/LF and a header line of the sender's choosing.
-* Reply-To and X-Loop: plain addresses (:func:`ooo.parse.is_replyable`) from the raw headers.
+* Reply-To and X-Loop: plain addresses (:func:`ooo.core.parse.is_replyable`) from the raw headers.
 * Auto-Submitted and X-Auto-Response-Suppress: RFC 3834 / Exchange keywords, nothing else.
 * Attachments (the original inquiry on a forward to the delegate): every MIME part that is not
   the body, carried as a FileAttachment with the exact bytes the composed message holds (a
@@ -46,9 +46,9 @@ from exchangelib import FileAttachment, HTMLBody, Mailbox, Message
 from exchangelib import errors as ews_errors
 from exchangelib.extended_properties import ExtendedProperty
 
+from ooo.core.parse import MessageId, clean, is_replyable, message_ids
 from ooo.mailbox.base import MailboxAuthError, MailboxError
 from ooo.mailbox.ews import Auth, EwsMailbox
-from ooo.parse import MessageId, clean, is_replyable, message_ids
 from ooo.transport.base import (
     Transport,
     TransportAuthError,
@@ -327,7 +327,7 @@ def _attachment(info: MimeMessage, part: bytes, body: bytes, number: int) -> Ews
 
 def _subject(raw: bytes, fallback: str | None) -> str:
     """The composed subject as one line of text. It is ours (any sender text in it was made
-    inert by ooo.compose), so its encoded words are decoded; a ``=?`` that is still there after
+    inert by ooo.core.compose), so its encoded words are decoded; a ``=?`` that is still there after
     that is made inert again, and control characters become spaces."""
     try:
         parsed = email.message_from_bytes(raw, policy=email.policy.default)

@@ -13,9 +13,9 @@ import ssl
 from collections.abc import Callable
 from pathlib import Path
 
-from ooo import oauth
 from ooo.errors import UserError
-from ooo.oauth import OAUTH_MECHANISMS
+from ooo.host import oauth
+from ooo.host.oauth import OAUTH_MECHANISMS
 from ooo.transport.base import (
     Transport,
     TransportAuthError,

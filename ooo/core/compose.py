@@ -1,0 +1,272 @@
+"""Render the automatic reply: Jinja2 templates in a sandbox -> ``email.message.EmailMessage``.
+
+Pure: the Message-ID and ``now`` are passed in. A value from an inbound message reaches an
+outgoing header only as a validated value: a :data:`~ooo.core.parse.MessageId` (RFC 5322 ``msg-id``,
+taken from the raw header with no encoded-word decoding, see :func:`thread_headers`), an
+address object built from a plain RFC 5321 mailbox (:func:`ooo.core.parse.is_replyable`), or one
+line of text cleaned by :func:`ooo.core.parse.clean` and made :func:`inert`. Sender-controlled text
+reaches HTML only through Jinja2's autoescape.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo
+
+from ooo.core.network import share_text
+from ooo.core.parse import Inbound, MessageId, clean, is_replyable, message_id
+from ooo.core.policy import Decision
+
+if TYPE_CHECKING:
+    from ooo.core.routing import Routing
+
+#: A reply subject longer than this is cut at a word boundary.
+SUBJECT_CAP = 160
+
+
+@dataclass(frozen=True)
+class ReplySettings:
+    owner_name: str
+    timezone: ZoneInfo
+    away_start: datetime
+    away_end: datetime
+    subject_prefix: str = "Auto: "
+    share_subject: bool = False
+    """Put the sender's subject in "ask my network" links (never for internal senders)."""
+
+
+class Render(Protocol):
+    """What compose needs of the templates (ooo.templating.Renderer is the real one)."""
+
+    def render(self, name: str, context: dict[str, Any]) -> str: ...
+
+
+def reply_subject(original: str, prefix: str = "Auto: ") -> str:
+    """``Auto: <original>``, one clean line, cut at a word boundary when long."""
+    subject = clean(original) or "(no subject)"
+    if prefix and subject.lower().startswith(prefix.strip().lower()):
+        subject = subject[len(prefix.strip()) :].lstrip()
+    if len(subject) > SUBJECT_CAP:
+        cut = subject[:SUBJECT_CAP]
+        space = cut.rfind(" ")
+        subject = (cut[:space] if space > SUBJECT_CAP // 2 else cut).rstrip(" ,;:-") + "…"
+    return inert(f"{clean(prefix, 40)} {subject}".strip() if prefix else subject)
+
+
+def inert(text: str) -> str:
+    """Header text that Python's email package will not decode a second time. Setting a header
+    parses its value for RFC 2047 encoded words, even unterminated ones, so a literal
+    ``=?utf-8?q?=0D=0AX-Injected:_yes`` left in a subject or name (undecodable at parse time,
+    or encoded twice by the sender) would come out as a real CR/LF and a new header line. A
+    zero-width space after the ``=`` keeps it literal text."""
+    return text.replace("=?", "=\u200b?")
+
+
+def format_day(moment: datetime, tz: ZoneInfo) -> str:
+    """A date people read: "Monday 5 January 2027"."""
+    local = moment.astimezone(tz)
+    return f"{local:%A} {local.day} {local:%B %Y}"
+
+
+def context_for(
+    msg: Inbound,
+    decision: Decision,
+    settings: ReplySettings,
+    routing: Routing | None = None,
+    ref: str | None = None,
+) -> dict[str, Any]:
+    """The variables every template sees (documented in templates/README.md)."""
+    tz = settings.timezone
+    audience = routing.audience if routing else "external"
+    internal = routing.internal_sender if routing else False
+    # Privacy: a subject goes into a public link only when the owner allowed it, and never
+    # for an internal sender (internal subjects are internal information).
+    shared_subject = clean(msg.subject, 120) if settings.share_subject and not internal else None
+    network = []
+    for entry in routing.network if routing else []:
+        share = None
+        if ref and entry.public:
+            share = entry.share_url(
+                share_text(entry.mention or entry.display, ref.replace("-", ""), shared_subject)
+            )
+        network.append(
+            {
+                "kind": entry.kind,
+                "display": entry.display,
+                "url": entry.profile_url,
+                "label": entry.label or entry.display,
+                "public": entry.public,
+                "share_url": share,
+            }
+        )
+    delegate = routing.delegate if routing else None
+    return {
+        "audience": audience,
+        "ref": ref or "",
+        "network": network,
+        "delegate": (
+            {"name": delegate.name, "email": delegate.email, "handle": delegate.handle or ""}
+            if delegate
+            else None
+        ),
+        "cc_delegate": bool(routing and routing.cc_delegate),
+        "forwarded": bool(routing and routing.forward_to_delegate),
+        "owner": {"name": settings.owner_name, "address": decision.owner_address or ""},
+        "sender": {
+            "name": msg.from_name if msg.from_address == decision.recipient else "",
+            "address": decision.recipient or "",
+        },
+        "subject": clean(msg.subject),
+        "away": {
+            "start": settings.away_start.astimezone(tz),
+            "end": settings.away_end.astimezone(tz),
+            "back_on": format_day(settings.away_end, tz),
+        },
+        "back_on": format_day(settings.away_end, tz),
+    }
+
+
+def compose_reply(
+    msg: Inbound,
+    decision: Decision,
+    settings: ReplySettings,
+    renderer: Render,
+    *,
+    message_id: str,
+    now: datetime,
+    routing: Routing | None = None,
+    ref: str | None = None,
+) -> EmailMessage:
+    """The reply to ``msg`` as a complete MIME message (multipart/alternative)."""
+    if not decision.reply or not decision.recipient or not decision.owner_address:
+        raise ValueError("compose_reply needs a decision to reply")
+    context = context_for(msg, decision, settings, routing, ref)
+    base = routing.template if routing else "reply"
+    text = renderer.render(f"{base}.txt.j2", context)
+    html = renderer.render(f"{base}.html.j2", context)
+
+    reply = EmailMessage(policy=SMTP)
+    reply["From"] = _address(settings.owner_name, decision.owner_address)
+    reply["To"] = _address(context["sender"]["name"], decision.recipient)
+    if routing and routing.cc_delegate and routing.delegate:
+        reply["Cc"] = _address(routing.delegate.name, routing.delegate.email)
+    reply["Subject"] = reply_subject(msg.subject, settings.subject_prefix)
+    reply["Date"] = email.utils.format_datetime(now)
+    reply["Message-ID"] = _own_id(message_id)
+    for name, value in thread_headers(msg).items():
+        reply[name] = value
+    # RFC 3834 §5: mark it automatic so other responders stay quiet; Exchange's own variant too.
+    reply["Auto-Submitted"] = "auto-replied"
+    reply["X-Auto-Response-Suppress"] = "All"
+    reply["X-Loop"] = decision.owner_address
+    reply.set_content(text)
+    reply.add_alternative(html, subtype="html")
+    return reply
+
+
+def compose_forward(
+    msg: Inbound,
+    original: bytes,
+    decision: Decision,
+    settings: ReplySettings,
+    routing: Routing,
+    *,
+    ref: str,
+    message_id: str,
+    now: datetime,
+) -> EmailMessage:
+    """The inquiry forwarded to the delegate: a short note plus the original attached.
+
+    Marked ``Auto-Submitted: auto-forwarded`` (RFC 3834 §5) so that no responder, ours
+    included, ever answers it, and ``X-Auto-Response-Suppress: All`` for Exchange.
+    """
+    if routing.delegate is None or decision.owner_address is None:
+        raise ValueError("compose_forward needs a delegate")
+    fwd = EmailMessage(policy=SMTP)
+    fwd["From"] = _address(settings.owner_name, decision.owner_address)
+    fwd["To"] = _address(routing.delegate.name, routing.delegate.email)
+    fwd["Subject"] = f"[{ref}] Fwd: {reply_subject(msg.subject, '')}"
+    fwd["Date"] = email.utils.format_datetime(now)
+    fwd["Message-ID"] = _own_id(message_id)
+    parent = thread_headers(msg).get("In-Reply-To")
+    if parent:
+        fwd["References"] = parent
+    fwd["Auto-Submitted"] = "auto-forwarded"
+    fwd["X-Auto-Response-Suppress"] = "All"
+    fwd["X-Loop"] = decision.owner_address
+    fwd.set_content(_forward_note(msg, settings, routing, ref, decision))
+    if decision.recipient:
+        fwd["Reply-To"] = _address("", decision.recipient)
+    try:
+        inner = email.message_from_bytes(original, policy=email.policy.default)
+        fwd.add_attachment(inner)
+        if not _fit_for_smtp(fwd.as_bytes()):
+            raise ValueError("the original has NUL bytes or lines over 998 octets")
+    except Exception:  # a hostile original: attach its bytes base64-encoded, always valid
+        fwd.clear_content()
+        fwd.set_content(_forward_note(msg, settings, routing, ref, decision))
+        fwd.add_attachment(
+            original, maintype="application", subtype="octet-stream", filename="inquiry.eml"
+        )
+    return fwd
+
+
+def _fit_for_smtp(raw: bytes) -> bool:
+    """RFC 5322 §2.1.1: no line over 998 octets; and no NUL, which SMTP servers reject."""
+    return b"\x00" not in raw and all(len(line) <= 998 for line in raw.split(b"\r\n"))
+
+
+def _why(routing: Routing) -> str:
+    """The routing reason in the owner's words, for the delegate."""
+    if routing.route:
+        name = routing.route.split(":", 1)[0].split(" ", 1)[-1].strip("'") or "a rule"
+        return f" (it matched the rule {name})"
+    return {"vip": " (the sender is on the VIP list)"}.get(routing.audience, "")
+
+
+def _forward_note(
+    msg: Inbound, settings: ReplySettings, routing: Routing, ref: str, decision: Decision
+) -> str:
+    assert routing.delegate is not None
+    who = decision.recipient or ""
+    sender = clean(f"{msg.from_name} <{who}>" if msg.from_name else who)
+    return (
+        f"Hello {clean(routing.delegate.name)},\n\n"
+        f"{settings.owner_name} is away until {format_day(settings.away_end, settings.timezone)} "
+        f"and asked ooo to pass this inquiry from {sender} to you{_why(routing)}.\n\n"
+        f"The sender got an automatic reply naming you; to answer them, reply to this message "
+        f"(Reply-To is their address). The reference is {ref}.\n\n"
+        "The original message is attached.\n"
+    )
+
+
+def thread_headers(msg: Inbound, cap: int = 20) -> dict[str, MessageId]:
+    """``In-Reply-To`` and ``References`` for an answer to ``msg`` (RFC 5322 §3.6.4), built only
+    from ids that validate. An id that does not is left out (the answer still goes out); with
+    no valid parent id there is no thread to join, so neither header is written."""
+    parent = message_id(msg.message_id) if msg.message_id else None
+    if parent is None:
+        return {}
+    refs = [valid for r in msg.references if (valid := message_id(r)) and valid != parent]
+    chain = [*refs[-(cap - 1) :], parent]
+    return {"In-Reply-To": parent, "References": MessageId(" ".join(chain))}
+
+
+def _own_id(value: str) -> MessageId:
+    valid = message_id(value)
+    if valid is None:
+        raise ValueError(f"not a valid Message-ID for an outgoing message: {value!r}")
+    return valid
+
+
+def _address(name: str, addr: str) -> Address:
+    if not is_replyable(addr):
+        raise ValueError(f"not a plain address for an outgoing header: {addr!r}")
+    local, _, domain = addr.partition("@")
+    return Address(display_name=inert(clean(name, 200)), username=local, domain=domain)

@@ -1,0 +1,675 @@
+"""The state store: SQLite (WAL), the single source of truth, plus a JSONL mirror of events.
+
+What it holds: every message seen with the decision and its reason, every reply (the outbox:
+queued -> sending -> sent, or uncertain/failed), the mailbox cursor, and an append-only event
+list. Status and reports are derived from these tables.
+
+Restart safety rests on two transactions per reply: the decision, the queued reply and its
+event are committed together before anything is sent; ``sending`` is committed right before the
+SMTP transaction and ``sent`` right after. A reply found in ``sending`` at start-up was cut off
+mid-send: it may or may not have left, so it becomes ``uncertain`` and is never sent again.
+
+Files are created with mode 0600: they hold senders, subjects and message ids.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ooo.core.tracking import InquiryFacts, SignalEvent
+from ooo.errors import UserError
+
+SCHEMA_VERSION = 5
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cursor (
+    mailbox TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    epoch INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS message (
+    id INTEGER PRIMARY KEY,
+    mailbox TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    message_id TEXT,
+    sender TEXT,
+    from_name TEXT,
+    subject TEXT,
+    received_at TEXT,
+    decided_at TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    UNIQUE (mailbox, epoch, key)
+);
+CREATE INDEX IF NOT EXISTS message_message_id ON message (message_id);
+CREATE INDEX IF NOT EXISTS message_reason ON message (reason);
+CREATE TABLE IF NOT EXISTS reply (
+    id INTEGER PRIMARY KEY,
+    message INTEGER NOT NULL REFERENCES message (id),
+    recipient TEXT NOT NULL,
+    message_id TEXT NOT NULL UNIQUE,
+    envelope_from TEXT NOT NULL,
+    raw BLOB NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'uncertain', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    sent_at TEXT
+);
+CREATE INDEX IF NOT EXISTS reply_recipient ON reply (recipient, created_at);
+CREATE INDEX IF NOT EXISTS reply_state ON reply (state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS event (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS status (key TEXT PRIMARY KEY, value TEXT NOT NULL, at TEXT NOT NULL);
+"""
+
+# Each entry takes the schema from version N-1 to N. Never edit one that has shipped.
+_MIGRATIONS: dict[int, str] = {
+    1: _SCHEMA,
+    2: """
+ALTER TABLE message ADD COLUMN ref TEXT;
+ALTER TABLE message ADD COLUMN audience TEXT;
+ALTER TABLE message ADD COLUMN route TEXT;
+ALTER TABLE message ADD COLUMN delegate TEXT;
+CREATE UNIQUE INDEX message_ref ON message (ref) WHERE ref IS NOT NULL;
+ALTER TABLE reply ADD COLUMN kind TEXT NOT NULL DEFAULT 'reply';
+ALTER TABLE reply ADD COLUMN cc TEXT NOT NULL DEFAULT '';
+""",
+    3: """
+ALTER TABLE message ADD COLUMN follows TEXT;
+ALTER TABLE message ADD COLUMN tagged TEXT;
+CREATE INDEX message_follows ON message (follows) WHERE follows IS NOT NULL;
+CREATE INDEX message_sender ON message (sender);
+CREATE INDEX reply_message_id ON reply (message_id);
+CREATE TABLE signal (
+    id INTEGER PRIMARY KEY,
+    ref TEXT NOT NULL,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('resolved', 'open', 'reopened')),
+    by TEXT,
+    rule TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    author TEXT,
+    helper TEXT,
+    message_id TEXT,
+    flagged INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX signal_ref ON signal (ref, at);
+""",
+    4: """
+CREATE INDEX reply_created ON reply (created_at);
+""",
+    5: """
+ALTER TABLE message ADD COLUMN participants TEXT NOT NULL DEFAULT '';
+ALTER TABLE signal ADD COLUMN unverified TEXT;
+""",
+}
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    recipient: str
+    message_id: str
+    envelope_from: str
+    raw: bytes
+    attempts: int
+    message_key: str
+    kind: str = "reply"
+    """"reply" to the sender, or "forward" to a delegate."""
+    cc: tuple[str, ...] = ()
+
+    @property
+    def recipients(self) -> list[str]:
+        return [self.recipient, *self.cc]
+
+
+def _touch_private(path: Path) -> None:
+    """Create ``path`` with mode 0600 if it does not exist, and tighten it if it does."""
+    fd = os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+class Store:
+    """One state database. Not shared between threads."""
+
+    def __init__(self, path: Path | str, *, event_log: Path | None = None) -> None:
+        self.path = Path(path)
+        self.event_log = event_log
+        memory = str(path) == ":memory:"
+        try:
+            if not memory:
+                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                _touch_private(self.path)
+                for suffix in ("-wal", "-shm"):
+                    _touch_private(Path(str(self.path) + suffix))
+            # isolation_level=None: we open every transaction ourselves (BEGIN IMMEDIATE).
+            self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+        except (OSError, sqlite3.Error) as exc:
+            raise UserError(
+                f"cannot open the state database {self.path}: {exc}",
+                advice="check that the state directory ([state] dir) is writable",
+            ) from exc
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a power cut may lose the last commits, but never corrupts; a
+        # process crash (the case that matters here) loses nothing.
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+        if event_log is not None:
+            event_log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _touch_private(event_log)
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise UserError(
+                f"the state database {self.path} was written by a newer ooo "
+                f"(schema {version}, this one knows {SCHEMA_VERSION})",
+                advice="upgrade ooo, or move the state directory aside to start afresh",
+            )
+        while version < SCHEMA_VERSION:
+            version += 1
+            # executescript commits any open transaction first, so each step carries its own:
+            # a crash mid-migration leaves the previous version intact.
+            self.db.executescript(
+                f"BEGIN IMMEDIATE;{_MIGRATIONS[version]}PRAGMA user_version = {version};COMMIT;"
+            )
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        if self.db.in_transaction:
+            yield self.db
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # Closed deterministically: Python 3.13 warns about a connection left to the collector.
+        self.close()
+
+    def snapshot(self) -> Store:
+        """An in-memory copy, for --dry-run: decisions are made against real history and
+        thrown away afterwards."""
+        copy = Store(":memory:")
+        self.db.backup(copy.db)
+        return copy
+
+    # -- events -----------------------------------------------------------------------------
+
+    def event(self, kind: str, at: datetime, /, **data: Any) -> None:
+        """Append an event (inside the caller's transaction, if any) and mirror it to JSONL."""
+        payload = json.dumps(data, ensure_ascii=False, default=str, sort_keys=True)
+        self.db.execute(
+            "INSERT INTO event (at, kind, data) VALUES (?, ?, ?)", (iso(at), kind, payload)
+        )
+        if self.event_log is not None:
+            line = json.dumps(
+                {"at": iso(at), "event": kind, **data}, ensure_ascii=False, default=str
+            )
+            with open(self.event_log, "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+
+    # -- cursor -----------------------------------------------------------------------------
+
+    def cursor(self, mailbox: str) -> tuple[str | None, int]:
+        row = self.db.execute(
+            "SELECT value, epoch FROM cursor WHERE mailbox = ?", (mailbox,)
+        ).fetchone()
+        return (row["value"], row["epoch"]) if row else (None, 0)
+
+    def set_cursor(
+        self, mailbox: str, value: str, now: datetime, *, new_epoch: bool = False
+    ) -> int:
+        _, epoch = self.cursor(mailbox)
+        if new_epoch:
+            epoch += 1
+        self.db.execute(
+            "INSERT INTO cursor (mailbox, value, epoch, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (mailbox) DO UPDATE SET value = excluded.value, epoch = excluded.epoch, "
+            "updated_at = excluded.updated_at",
+            (mailbox, value, epoch, iso(now)),
+        )
+        return epoch
+
+    # -- messages and decisions -------------------------------------------------------------
+
+    def seen(self, mailbox: str, epoch: int, key: str) -> bool:
+        return (
+            self.db.execute(
+                "SELECT 1 FROM message WHERE mailbox = ? AND epoch = ? AND key = ?",
+                (mailbox, epoch, key),
+            ).fetchone()
+            is not None
+        )
+
+    def ref_exists(self, ref: str) -> bool:
+        return self.db.execute("SELECT 1 FROM message WHERE ref = ?", (ref,)).fetchone() is not None
+
+    def seen_message_id(self, message_id: str) -> bool:
+        return (
+            self.db.execute(
+                "SELECT 1 FROM message WHERE message_id = ? AND reason != 'duplicate_message'",
+                (message_id,),
+            ).fetchone()
+            is not None
+        )
+
+    def record_message(
+        self,
+        *,
+        mailbox: str,
+        epoch: int,
+        key: str,
+        message_id: str | None,
+        sender: str | None,
+        from_name: str,
+        subject: str,
+        received_at: datetime | None,
+        decided_at: datetime,
+        reason: str,
+        detail: str,
+        ref: str | None = None,
+        audience: str | None = None,
+        route: str | None = None,
+        delegate: str | None = None,
+        follows: str | None = None,
+        participants: tuple[str, ...] = (),
+    ) -> int:
+        cur = self.db.execute(
+            "INSERT INTO message (mailbox, epoch, key, message_id, sender, from_name, subject, "
+            "received_at, decided_at, reason, detail, ref, audience, route, delegate, follows, "
+            "participants) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                mailbox,
+                epoch,
+                key,
+                message_id,
+                sender,
+                from_name,
+                subject,
+                iso(received_at) if received_at else None,
+                iso(decided_at),
+                reason,
+                detail,
+                ref,
+                audience,
+                route,
+                delegate,
+                follows,
+                " ".join(participants),
+            ),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def last_reply_at(self, recipient: str) -> datetime | None:
+        row = self.db.execute(
+            "SELECT max(created_at) FROM reply WHERE recipient = ? AND kind = 'reply'",
+            (recipient,),
+        ).fetchone()
+        return from_iso(row[0])
+
+    def replies_since(self, since: datetime) -> int:
+        """Replies (not forwards) queued at or after ``since``: the flood valve's measure."""
+        row = self.db.execute(
+            "SELECT count(*) FROM reply WHERE created_at >= ? AND kind = 'reply'", (iso(since),)
+        ).fetchone()
+        return int(row[0])
+
+    # -- inquiries and signals --------------------------------------------------------------
+
+    def inquiry_by_thread(self, message_ids: list[str]) -> str | None:
+        """The inquiry a message belongs to, by In-Reply-To/References: an id of the inquiry
+        itself, of one of its follow-ups, or of a reply or forward we sent for it."""
+        if not message_ids:
+            return None
+        marks = ",".join("?" * len(message_ids))
+        row = self.db.execute(
+            f"SELECT coalesce(ref, follows) FROM message WHERE message_id IN ({marks}) "  # noqa: S608
+            "AND coalesce(ref, follows) IS NOT NULL "
+            "UNION ALL SELECT message.ref FROM reply JOIN message ON message.id = reply.message "
+            f"WHERE reply.message_id IN ({marks}) AND message.ref IS NOT NULL LIMIT 1",
+            [*message_ids, *message_ids],
+        ).fetchone()
+        return row[0] if row else None
+
+    def rekey(
+        self, mailbox: str, epoch: int, key: str, *, message_id: str | None, same_key: bool
+    ) -> bool:
+        """After a re-baseline (the server forgot the cursor): a message decided in an earlier
+        epoch of ``mailbox`` is read again. Find its row (by ``key`` when the backend's keys
+        survive a re-baseline, else by Message-ID) and move it to the new epoch and key, so the
+        decision stands, tags find the message, and nothing is decided or counted twice."""
+        if same_key:
+            where, args = "key = ?", (key,)
+        elif message_id:
+            where, args = "message_id = ? AND reason != 'duplicate_message'", (message_id,)
+        else:
+            return False
+        cur = self.db.execute(
+            "UPDATE message SET epoch = ?, key = ? WHERE id = (SELECT id FROM message WHERE "  # noqa: S608
+            f"mailbox = ? AND epoch < ? AND {where} ORDER BY id LIMIT 1)",
+            (epoch, key, mailbox, epoch, *args),
+        )
+        return cur.rowcount > 0
+
+    def inquiries_of(self, sender: str) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT ref, subject, received_at FROM message WHERE sender = ? AND ref IS NOT NULL "
+            "ORDER BY id DESC LIMIT 200",
+            (sender,),
+        ).fetchall()
+
+    def inquiry(self, ref: str) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.db.execute(
+            "SELECT * FROM message WHERE ref = ?", (ref.upper(),)
+        ).fetchone()
+        return row
+
+    def add_signal(
+        self,
+        *,
+        ref: str,
+        at: datetime,
+        kind: str,
+        by: str | None,
+        rule: str,
+        evidence: str,
+        author: str | None = None,
+        helper: str | None = None,
+        message_id: str | None = None,
+        flagged: bool = False,
+        unverified: str | None = None,
+    ) -> None:
+        """Record a signal. ``unverified``: why it does not count (the owner's server says the
+        message failed its sender checks); it is kept and shown, never applied."""
+        self.db.execute(
+            "INSERT INTO signal (ref, at, kind, by, rule, evidence, author, helper, message_id, "
+            "flagged, unverified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                ref,
+                iso(at),
+                kind,
+                by,
+                rule,
+                evidence,
+                author,
+                helper,
+                message_id,
+                int(flagged),
+                unverified,
+            ),
+        )
+        self.event(
+            "signal",
+            at,
+            ref=ref,
+            kind=kind,
+            by=by,
+            rule=rule,
+            evidence=evidence,
+            author=author,
+            helper=helper,
+            message_id=message_id,
+            flagged=flagged,
+            **({"unverified": unverified} if unverified else {}),
+        )
+
+    def signals(self, ref: str | None = None) -> list[sqlite3.Row]:
+        if ref:
+            return self.db.execute(
+                "SELECT * FROM signal WHERE ref = ? ORDER BY at, id", (ref,)
+            ).fetchall()
+        return self.db.execute("SELECT * FROM signal ORDER BY at, id").fetchall()
+
+    def inquiry_facts(self) -> list[InquiryFacts]:
+        rows = self.db.execute(
+            "SELECT message.*, EXISTS (SELECT 1 FROM reply WHERE reply.message = message.id "
+            "AND reply.kind = 'reply') AS replied FROM message WHERE ref IS NOT NULL "
+            "ORDER BY id"
+        ).fetchall()
+        return [
+            InquiryFacts(
+                ref=r["ref"],
+                sender=r["sender"] or "",
+                from_name=r["from_name"] or "",
+                subject=r["subject"] or "",
+                received_at=datetime.fromisoformat(r["received_at"] or r["decided_at"]),
+                audience=r["audience"],
+                replied=bool(r["replied"]),
+                delegate=r["delegate"],
+                message_id=r["message_id"],
+            )
+            for r in rows
+        ]
+
+    def signal_events(self) -> list[SignalEvent]:
+        return [
+            SignalEvent(
+                ref=r["ref"],
+                at=datetime.fromisoformat(r["at"]),
+                kind=r["kind"],
+                by=r["by"],
+                rule=r["rule"],
+                evidence=r["evidence"],
+                author=r["author"],
+                helper=r["helper"],
+                message_id=r["message_id"],
+                flagged=bool(r["flagged"]),
+                unverified=r["unverified"],
+            )
+            for r in self.signals()
+        ]
+
+    def suppressed_counts(self) -> dict[str, int]:
+        """Messages that are not inquiries nor follow-ups, by reason; plus the inquiries the
+        flood valve left unanswered (listed as inquiries too), so the report says it tripped."""
+        return {
+            r[0]: r[1]
+            for r in self.db.execute(
+                "SELECT reason, count(*) FROM message WHERE (ref IS NULL AND follows IS NULL) "
+                "OR reason = 'rate_limited' "
+                "GROUP BY reason ORDER BY count(*) DESC"
+            )
+        }
+
+    def untagged_inquiries(self) -> list[sqlite3.Row]:
+        """Inquiries whose mailbox keyword may not match their current status: the latest
+        signal decides (no signal: open); ``tagged`` is what was last set on the message."""
+        return self.db.execute(
+            "SELECT message.id, message.mailbox, message.epoch, message.key, message.ref, "
+            "message.tagged, coalesce((SELECT CASE kind WHEN 'resolved' THEN 'resolved' "
+            "ELSE 'open' END FROM signal WHERE signal.ref = message.ref "
+            "ORDER BY at DESC, id DESC LIMIT 1), 'open') AS status "
+            "FROM message WHERE ref IS NOT NULL AND tagged IS NOT "
+            "coalesce((SELECT CASE kind WHEN 'resolved' THEN 'resolved' ELSE 'open' END "
+            "FROM signal WHERE signal.ref = message.ref ORDER BY at DESC, id DESC LIMIT 1), "
+            "'open')"
+        ).fetchall()
+
+    def set_tagged(self, message_row: int, status: str) -> None:
+        self.db.execute("UPDATE message SET tagged = ? WHERE id = ?", (status, message_row))
+
+    # -- outbox -----------------------------------------------------------------------------
+
+    def queue_reply(
+        self,
+        *,
+        message_row: int,
+        recipient: str,
+        message_id: str,
+        envelope_from: str,
+        raw: bytes,
+        now: datetime,
+        kind: str = "reply",
+        cc: tuple[str, ...] = (),
+    ) -> int:
+        cur = self.db.execute(
+            "INSERT INTO reply (message, recipient, message_id, envelope_from, raw, state, "
+            "next_attempt_at, created_at, kind, cc) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+            (
+                message_row,
+                recipient,
+                message_id,
+                envelope_from,
+                raw,
+                iso(now),
+                iso(now),
+                kind,
+                ",".join(cc),
+            ),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def due_replies(self, now: datetime, limit: int = 100) -> list[OutboxItem]:
+        rows = self.db.execute(
+            "SELECT reply.id, recipient, reply.message_id, envelope_from, raw, attempts, "
+            "message.key AS message_key, kind, cc FROM reply "
+            "JOIN message ON message.id = reply.message "
+            "WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY reply.id LIMIT ?",
+            (iso(now), limit),
+        ).fetchall()
+        return [
+            OutboxItem(
+                r["id"],
+                r["recipient"],
+                r["message_id"],
+                r["envelope_from"],
+                r["raw"],
+                r["attempts"],
+                r["message_key"],
+                r["kind"],
+                tuple(a for a in r["cc"].split(",") if a),
+            )
+            for r in rows
+        ]
+
+    def next_retry_at(self) -> datetime | None:
+        row = self.db.execute(
+            "SELECT min(next_attempt_at) FROM reply WHERE state = 'queued'"
+        ).fetchone()
+        return from_iso(row[0])
+
+    def set_reply_state(
+        self,
+        reply_id: int,
+        state: str,
+        now: datetime,
+        *,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
+        sets = ["state = ?"]
+        args: list[Any] = [state]
+        if state == "sending":
+            sets.append("attempts = attempts + 1")
+        if state == "sent":
+            sets.append("sent_at = ?")
+            args.append(iso(now))
+        if error is not None:
+            sets.append("last_error = ?")
+            args.append(error)
+        if next_attempt_at is not None:
+            sets.append("next_attempt_at = ?")
+            args.append(iso(next_attempt_at))
+        args.append(reply_id)
+        self.db.execute(f"UPDATE reply SET {', '.join(sets)} WHERE id = ?", args)  # noqa: S608
+
+    def defer_queued(self, until: datetime) -> None:
+        """Push every queued reply due before ``until`` back to it: the server is down, and
+        trying the next reply at once would only hammer it."""
+        self.db.execute(
+            "UPDATE reply SET next_attempt_at = ? WHERE state = 'queued' AND next_attempt_at < ?",
+            (iso(until), iso(until)),
+        )
+
+    def interrupted_sends(self) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT reply.id, recipient, reply.message_id FROM reply WHERE state = 'sending'"
+        ).fetchall()
+
+    # -- status -----------------------------------------------------------------------------
+
+    def set_status(self, key: str, value: str, now: datetime) -> None:
+        self.db.execute(
+            "INSERT INTO status (key, value, at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
+            "SET value = excluded.value, at = excluded.at",
+            (key, value, iso(now)),
+        )
+
+    def clear_status(self, key: str) -> None:
+        self.db.execute("DELETE FROM status WHERE key = ?", (key,))
+
+    def status(self) -> dict[str, tuple[str, datetime]]:
+        return {
+            r["key"]: (r["value"], datetime.fromisoformat(r["at"]))
+            for r in self.db.execute("SELECT key, value, at FROM status")
+        }
+
+    def counts_by_reason(self) -> dict[str, int]:
+        return {
+            r[0]: r[1]
+            for r in self.db.execute(
+                "SELECT reason, count(*) FROM message GROUP BY reason ORDER BY count(*) DESC"
+            )
+        }
+
+    def counts_by_reply_state(self) -> dict[str, int]:
+        return {
+            r[0]: r[1] for r in self.db.execute("SELECT state, count(*) FROM reply GROUP BY state")
+        }
+
+    def replies(self, state: str | None = None) -> list[sqlite3.Row]:
+        query = (
+            "SELECT reply.*, message.subject, message.key AS message_key FROM reply "
+            "JOIN message ON message.id = reply.message"
+        )
+        if state:
+            return self.db.execute(
+                query + " WHERE state = ? ORDER BY reply.id", (state,)
+            ).fetchall()
+        return self.db.execute(query + " ORDER BY reply.id").fetchall()
+
+    def messages(self) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM message ORDER BY id").fetchall()

@@ -1,0 +1,131 @@
+"""The command line as a user meets it: demo, preview, status, and errors without tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support import ROOT as SUPPORT_ROOT
+from tests.unit.config.test_config import GOOD
+
+ROOT = SUPPORT_ROOT
+
+
+def ooo(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ooo", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
+
+
+def write_config(tmp_path: Path, text: str = GOOD) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text + f'\n[state]\ndir = "{tmp_path / "state"}"\n')
+    return path
+
+
+def test_demo_runs_without_a_server_or_config(tmp_path: Path) -> None:
+    """`ooo demo` shows replies and every kind of suppression, from any directory."""
+    done = ooo("demo", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "5 replies and 1 forward(s) to a delegate sent" in out
+    assert "(OOO-" in out and "delegate_answered" in out and "sender_says_resolved" in out
+    assert "2 resolved before you returned: 2 by your delegate." in out
+    assert "vip (listed as VIP: bigcustomer.example), cc Carol Colleague" in out
+    assert "route[0] 'billing': subject contains 'invoice'" in out
+    for reason in (
+        "mailing_list",
+        "null_return_path",
+        "auto_submitted",
+        "already_replied",
+        "robot_sender",
+        "not_addressed_to_owner",
+    ):
+        assert reason in out
+    assert "Auto-Submitted: auto-replied" in out
+
+
+def test_preview_shows_the_exact_reply(tmp_path: Path) -> None:
+    """`ooo preview --from` prints the decision, the headers and every MIME part."""
+    done = ooo(
+        "preview",
+        "-c",
+        str(write_config(tmp_path)),
+        "--from",
+        "alice@example.org",
+        "--subject",
+        "Quick question",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "decision: reply" in done.stdout
+    assert "Subject: Auto: Quick question" in done.stdout
+    assert "--- part text/plain ---" in done.stdout
+    assert "--- part text/html ---" in done.stdout
+
+
+def test_preview_gives_the_reason_for_no_reply(tmp_path: Path) -> None:
+    """`ooo preview` with a list header names the rule that suppresses the reply."""
+    done = ooo(
+        "preview",
+        "-c",
+        str(write_config(tmp_path)),
+        "--from",
+        "alice@example.org",
+        "--header",
+        "List-Id: <dev.lists.example.org>",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "decision: mailing_list" in done.stdout
+    assert "no reply would be sent" in done.stdout
+
+
+def test_preview_of_an_eml_file(tmp_path: Path) -> None:
+    """`ooo preview --eml` reads a whole message."""
+    eml = tmp_path / "m.eml"
+    eml.write_bytes(
+        b"From: Carol <carol@x.org>\nTo: bob@example.com\nSubject: Hi\n"
+        b"Auto-Submitted: auto-replied\n\nbody\n"
+    )
+    done = ooo("preview", "-c", str(write_config(tmp_path)), "--eml", str(eml))
+    assert "decision: auto_submitted" in done.stdout
+
+
+def test_bad_config_is_one_clear_message_without_traceback(tmp_path: Path) -> None:
+    """A broken config exits 2 and names file, line and key; no Python traceback."""
+    path = write_config(
+        tmp_path, GOOD.replace('timezone = "Europe/Berlin"', 'timezone = "Nowhere"')
+    )
+    done = ooo("check", "-c", str(path))
+    assert done.returncode == 2
+    assert f"{path}:5: owner.timezone: unknown time zone 'Nowhere'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_config_from_environment(tmp_path: Path) -> None:
+    """$OOO_CONFIG is used when -c is not given."""
+    import os
+
+    env = {**os.environ, "OOO_CONFIG": str(tmp_path / "missing.toml")}
+    done = subprocess.run(
+        [sys.executable, "-m", "ooo", "status"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert f"no config file at {tmp_path / 'missing.toml'}" in done.stderr
+
+
+def test_status_before_any_run(tmp_path: Path) -> None:
+    """`ooo status` with no state yet says so instead of failing."""
+    done = ooo("status", "-c", str(write_config(tmp_path)))
+    assert done.returncode == 0
+    assert "has not run" in done.stdout

@@ -1,0 +1,151 @@
+"""The daemon loop on the in-memory backends: the away window, reconnecting, stopping."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from ooo import daemon as daemon_module
+from ooo.config import Config, loads
+from ooo.daemon import Daemon
+from ooo.mailbox.memory import MemoryMailbox
+from ooo.store import Store
+from ooo.transport.memory import MemoryTransport
+from tests.support.helpers import Clock, raw_message, tracked
+from tests.support.responder import wait_for
+from tests.unit.config.test_config import GOOD
+
+START = datetime(2026, 12, 19, 23, 0, tzinfo=UTC)  # 2026-12-20T00:00 in Berlin
+END = datetime(2027, 1, 5, 8, 0, tzinfo=UTC)
+
+
+def config(tmp_path: Path) -> Config:
+    text = GOOD.replace(
+        'password_command = "printf secret"',
+        'password_command = "printf secret"\nidle_refresh = "1s"',
+    )
+    return loads(text + f'\n[state]\ndir = "{tmp_path}"\n', tmp_path / "c.toml")
+
+
+def test_before_the_window_once_does_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Armed: before away.start, --once reads nothing and says when it will start."""
+    mailbox = MemoryMailbox()
+    mailbox.deliver(raw_message(), START - timedelta(hours=2))
+    store = tracked(Store(tmp_path / "state.db"))
+    d = Daemon(
+        config(tmp_path),
+        once=True,
+        clock=Clock(START - timedelta(hours=1)),
+        mailbox=mailbox,
+        transport=MemoryTransport(),
+        store=store,
+    )
+    caplog.set_level("INFO", logger="ooo")
+    assert d.run() == 0
+    assert "armed: the away window starts 2026-12-20T00:00:00+01:00" in caplog.text
+    assert store.messages() == []
+
+
+def test_after_the_window_it_stops_and_points_to_the_report(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After away.end no new mail is answered; the log points to `ooo report`."""
+    mailbox = MemoryMailbox()
+    mailbox.deliver(raw_message(), END + timedelta(minutes=1))
+    transport = MemoryTransport()
+    store = tracked(Store(tmp_path / "state.db"))
+    d = Daemon(
+        config(tmp_path),
+        clock=Clock(END + timedelta(hours=1)),
+        mailbox=mailbox,
+        transport=transport,
+        store=store,
+    )
+    caplog.set_level("INFO", logger="ooo")
+    assert d.run() == 0
+    assert transport.sent == []
+    assert "Run `ooo report`" in caplog.text
+    assert store.status()["state"][0].startswith("finished")
+
+
+def test_reconnects_with_backoff_and_then_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mailbox that is down at start is retried (status says so); once up, mail is answered."""
+    monkeypatch.setattr(daemon_module, "BACKOFF_FIRST", 0.05)
+    mailbox = MemoryMailbox()
+    mailbox.available = False
+    transport = MemoryTransport()
+    store_path = tmp_path / "state.db"
+    clock = Clock(START + timedelta(days=1))
+    # The daemon opens its own store (in its thread) from [state] dir.
+    d = Daemon(config(tmp_path), clock=clock, mailbox=mailbox, transport=transport)
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(d.run()), daemon=True)
+    thread.start()
+    wait_for(store_path.exists, 10, "the state database")
+    observer = tracked(Store(store_path))
+    wait_for(
+        lambda: "reconnecting (attempt" in observer.status().get("state", ("",))[0],
+        10,
+        "the status to show the reconnect",
+    )
+    assert "memory: server unavailable" in observer.status()["last_error"][0]
+    mailbox.available = True
+    mailbox.deliver(raw_message(), clock.now)
+    wait_for(lambda: transport.sent, 10, "the reply")
+    d.request_stop()
+    mailbox.close()  # wakes the wait; the loop sees the stop request
+    thread.join(10)
+    assert result == [0]
+    assert len(transport.sent) == 1
+
+
+class SleepyMailbox(MemoryMailbox):
+    """A mailbox whose wait() is where the laptop was suspended: wall time jumps ahead
+    while the monotonic clock does not."""
+
+    def __init__(self, clock: Clock, jump: timedelta) -> None:
+        super().__init__()
+        self.clock, self.jump, self.waits = clock, jump, 0
+
+    def wait(self, timeout: float) -> bool:
+        self.waits += 1
+        if self.waits == 1:
+            self.clock.now += self.jump
+            return False
+        return super().wait(min(timeout, 0.05))
+
+
+def test_a_clock_jump_reconnects_and_catches_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After a suspend (wall clock ahead of the monotonic clock) the daemon drops the
+    connection, reconnects and answers what arrived while it slept."""
+    clock = Clock(START + timedelta(days=1))
+    mailbox = SleepyMailbox(clock, timedelta(hours=3))
+    transport = MemoryTransport()
+    d = Daemon(
+        config(tmp_path),
+        clock=clock,
+        mailbox=mailbox,
+        transport=transport,
+        monotonic=lambda: 1000.0,
+    )
+    caplog.set_level("INFO", logger="ooo")
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(d.run()), daemon=True)
+    thread.start()
+    wait_for(lambda: "the clock jumped +10800 s" in caplog.text, 10, "the jump to be noticed")
+    mailbox.deliver(raw_message(), clock.now)
+    wait_for(lambda: transport.sent, 10, "the reply after the resume")
+    assert mailbox.open_count >= 2  # reconnected
+    d.request_stop()
+    mailbox.close()
+    thread.join(10)
+    assert result == [0]
