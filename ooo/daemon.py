@@ -38,11 +38,12 @@ from ooo.core.routing import Routing, route
 from ooo.engine import Engine, EngineSettings
 from ooo.errors import UserError
 from ooo.host import notify
+from ooo.host.files import write_atomic
 from ooo.host.lock import StateLock
 from ooo.host.reload import ConfigWatcher, fingerprint, interrupt_main_thread
 from ooo.host.secrets import password_provider
 from ooo.mailbox.base import Mailbox, MailboxAuthError, MailboxError, MailboxUnavailable
-from ooo.report import SUFFIXES, Report, build_report, render, write_atomic
+from ooo.report import SUFFIXES, Report, build_report, render
 from ooo.store import Store
 from ooo.templating import Renderer
 from ooo.transport.base import Transport

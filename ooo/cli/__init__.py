@@ -504,7 +504,8 @@ def _lenient_state_dir(path: Path) -> Path:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from ooo.daemon import build_owner_report, open_store
-    from ooo.report import render, write_atomic
+    from ooo.host.files import write_atomic
+    from ooo.report import render
 
     cfg = _config(args)
     if not open_store_path(cfg).exists():

@@ -26,6 +26,7 @@ from typing import Any
 
 from ooo.config import Config, loads
 from ooo.errors import ConfigError, UserError
+from ooo.host.files import write_atomic
 from ooo.resources import shipped
 
 REDACTED = "<set>"
@@ -269,23 +270,6 @@ def _comment_out_after(text: str, table: str) -> str:
             line = "# " + line
         out.append(line)
     return "".join(out)
-
-
-def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``text``: a reader sees the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 # -- edit ------------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ooo.host.files import write_atomic
+
 UNIT_NAME = "ooo.service"
 LAUNCHD_LABEL = "local.ooo.responder"
 TASK_NAME = "ooo"
@@ -140,11 +142,7 @@ def unit_path(host: Host) -> Path:
 
 
 def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.chmod(0o644)
-    os.replace(tmp, path)
+    write_atomic(path, data, mode=0o644)  # the service manager reads it
 
 
 # -- the commands ----------------------------------------------------------------------------

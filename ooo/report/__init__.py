@@ -42,20 +42,18 @@ import html
 import io
 import json
 import math
-import os
 import re
-import tempfile
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from operator import attrgetter
-from pathlib import Path
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from ooo.core.policy import DESCRIPTIONS, Reason
 from ooo.core.tracking import InquiryFacts, ResolvedBy, SignalEvent
+from ooo.host.files import write_atomic as write_atomic  # the one writer; kept importable here
 
 SCHEMA_VERSION = 1
 
@@ -1069,32 +1067,3 @@ def render(r: Report, fmt: Format) -> str:
     except KeyError:
         raise ValueError(f"unknown report format {fmt!r}; one of: {', '.join(FORMATS)}") from None
     return renderer(r)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` so that a reader sees the old file or the whole new
-    one, never half of it: a temporary file in the same directory, fsync, rename over the
-    target, fsync the directory. The file is private to the owner (0600): it names who wrote
-    and about what."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o600)
-            f.write(text.encode("utf-8"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:  # some platforms cannot open a directory; the rename itself is done
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from typing import Any
 
 from ooo.core.tracking import InquiryFacts, SignalEvent
 from ooo.errors import UserError
+from ooo.host.files import touch_private
 
 SCHEMA_VERSION = 5
 
@@ -148,13 +148,6 @@ class OutboxItem:
         return [self.recipient, *self.cc]
 
 
-def _touch_private(path: Path) -> None:
-    """Create ``path`` with mode 0600 if it does not exist, and tighten it if it does."""
-    fd = os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
-    os.close(fd)
-    os.chmod(path, 0o600)
-
-
 class Store:
     """One state database. Not shared between threads."""
 
@@ -165,9 +158,9 @@ class Store:
         try:
             if not memory:
                 self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                _touch_private(self.path)
+                touch_private(self.path)
                 for suffix in ("-wal", "-shm"):
-                    _touch_private(Path(str(self.path) + suffix))
+                    touch_private(Path(str(self.path) + suffix))
             # isolation_level=None: we open every transaction ourselves (BEGIN IMMEDIATE).
             self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
         except (OSError, sqlite3.Error) as exc:
@@ -184,7 +177,7 @@ class Store:
         self._migrate()
         if event_log is not None:
             event_log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            _touch_private(event_log)
+            touch_private(event_log)
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
