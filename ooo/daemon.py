@@ -17,37 +17,28 @@ import hashlib
 import logging
 import os
 import random
-import re
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import Literal
 
-from ooo import mailbox as mailboxes
-from ooo.config import Config, Person, check_private, loads
-from ooo.core.compose import ReplySettings, context_for
-from ooo.core.parse import Inbound, parse
-from ooo.core.policy import Decision, Owner, Reason
-from ooo.core.routing import Routing, route
-from ooo.engine import Engine, EngineSettings
+from ooo import app
+from ooo.config import Config, check_private, loads
+from ooo.core.backoff import backoff as backoff_rule
+from ooo.engine import Engine
 from ooo.errors import UserError
 from ooo.host import notify
-from ooo.host.files import write_atomic
 from ooo.host.lock import StateLock
 from ooo.host.reload import ConfigWatcher, fingerprint, interrupt_main_thread
-from ooo.host.secrets import password_provider
 from ooo.mailbox.base import Mailbox, MailboxAuthError, MailboxError, MailboxUnavailable
-from ooo.report import SUFFIXES, Report, build_report, render
 from ooo.store import Store
 from ooo.templating import Renderer
 from ooo.transport.base import Transport
-from ooo.transport.smtp import SmtpTransport
 
 log = logging.getLogger("ooo")
 
@@ -59,181 +50,6 @@ BACKOFF_CAP = 300.0
 CLOCK_JUMP = 60.0
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def state_dir(cfg: Config) -> Path:
-    if cfg.state.dir:
-        return cfg.state.dir.expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_state_dir("ooo"))
-
-
-def open_store(cfg: Config) -> Store:
-    directory = state_dir(cfg)
-    return Store(directory / "state.db", event_log=directory / "events.jsonl")
-
-
-def engine_settings(cfg: Config) -> EngineSettings:
-    return EngineSettings(
-        owner=Owner(tuple(cfg.owner.addresses)),
-        reply=ReplySettings(
-            owner_name=cfg.owner.name,
-            timezone=cfg.owner.tz,
-            away_start=cfg.away.start,
-            away_end=cfg.away.end,
-            subject_prefix=cfg.away.subject_prefix,
-            share_subject=cfg.reply.share_subject,
-        ),
-        window_start=cfg.away.start,
-        window_end=cfg.away.end,
-        interval=cfg.away.reply_interval,
-        mailbox_id=mailboxes.mailbox_id(cfg.mailbox),
-        # Exchange sends from the mailbox itself (no null envelope) and keeps its own Sent copy.
-        null_envelope=cfg.smtp is not None and cfg.smtp.envelope_sender == "null",
-        sent_folder=cfg.mailbox.sent_folder if cfg.smtp is not None else None,
-        batch_size=cfg.limits.batch_size,
-        max_replies_per_hour=cfg.limits.max_replies_per_hour,
-        retry_first=cfg.limits.retry_first,
-        authserv_id=cfg.mailbox.authserv_id,
-        delegate_emails=tuple(p.email for p in _delegates(cfg)),
-        delegate_names=tuple(n for p in _delegates(cfg) for n in (p.name, p.email, p.handle) if n),
-        network_names=tuple(
-            dict.fromkeys(n for e in cfg.network for n in (e.handle, e.label, e.display) if n)
-        ),
-    )
-
-
-def _delegates(cfg: Config) -> list[Person]:
-    """Every delegate the config names: [delegate], per audience, per route."""
-    found = [cfg.delegate] if cfg.delegate else []
-    found += [d for a in ("internal", "external", "vip") if (d := getattr(cfg.reply, a).delegate)]
-    found += [r.delegate for r in cfg.route if r.delegate]
-    return list({p.email: p for p in found}.values())
-
-
-_ADDRESS_IN_TEXT = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-
-
-def read_contacts(path: Path) -> set[str]:
-    """Every address in a contacts file: one per line, a CSV export or a vCard file alike."""
-    try:
-        text = path.expanduser().read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise UserError(
-            f"cannot read audiences.contacts_file {path}: {exc.strerror or exc}",
-            advice="fix the path, or remove contacts_file from [audiences]",
-        ) from exc
-    lines = (line for line in text.splitlines() if not line.lstrip().startswith("#"))
-    return {m.lower() for line in lines for m in _ADDRESS_IN_TEXT.findall(line)}
-
-
-def known_senders(cfg: Config, mailbox: Mailbox) -> frozenset[str]:
-    """Who counts as "known" for external_replies = "known": contacts plus everyone the owner
-    has written to (the recipients in the Sent folder)."""
-    known: set[str] = set()
-    if cfg.audiences.contacts_file:
-        known |= read_contacts(cfg.audiences.contacts_file)
-    sent = mailbox.correspondents(cfg.audiences.sent_folder)
-    log.info(
-        "known senders: %d from the %r folder, %d in all",
-        len(sent),
-        cfg.audiences.sent_folder,
-        len(known | sent),
-    )
-    return frozenset(known | sent)
-
-
-def make_router(
-    cfg: Config, known: Callable[[], frozenset[str]]
-) -> Callable[[Inbound, str], Routing]:
-    def router(msg: Inbound, sender: str) -> Routing:
-        return route(msg, sender, cfg, known())
-
-    return router
-
-
-def check_templates(cfg: Config, renderer: Renderer) -> list[str]:
-    """Render every template the config can pick, for a made-up inquiry routed through the
-    real config (a template that only breaks with a delegate or network entries breaks here,
-    not at the first real reply). Raises UserError naming the template; returns their names."""
-    settings = engine_settings(cfg)
-    msg = parse("check", b"From: Sam Sample <sam@example.org>\r\nSubject: A question\r\n\r\n")
-    decision = Decision(
-        Reason.REPLY, owner_address=cfg.owner.addresses[0], recipient="sam@example.org"
-    )
-    routing = make_router(cfg, frozenset)(msg, "sam@example.org")
-    context = context_for(msg, decision, settings.reply, routing, ref="OOO-CHECK1")
-    return renderer.check(context, template_bases(cfg))
-
-
-def template_bases(cfg: Config) -> tuple[str, ...]:
-    """Every template base name the config can pick."""
-    bases = ["reply"]
-    bases += [getattr(cfg.reply, a).template for a in ("internal", "external", "vip")]
-    bases += [r.template for r in cfg.route if r.template]
-    return tuple(dict.fromkeys(bases))
-
-
-def build_owner_report(cfg: Config, store: Store, at: datetime | None = None) -> Report:
-    return build_report(
-        store.inquiry_facts(),
-        store.signal_events(),
-        store.suppressed_counts(),
-        owner_name=cfg.owner.name,
-        timezone=cfg.owner.tz,
-        window_start=cfg.away.start,
-        window_end=cfg.away.end,
-        at=at or cfg.away.end,
-        generated_at=utcnow(),
-    )
-
-
-def write_reports(cfg: Config, store: Store) -> list[Path]:
-    """The end-of-window reports, in the state dir: HTML for reading, JSON for tools."""
-    report = build_owner_report(cfg, store)
-    written = []
-    for fmt in ("html", "json"):
-        path = state_dir(cfg) / f"report{SUFFIXES[fmt]}"
-        write_atomic(path, render(report, fmt))
-        written.append(path)
-    return written
-
-
-def make_mailbox(cfg: Config) -> Mailbox:
-    return mailboxes.create(cfg.mailbox, password_provider("mailbox", cfg.mailbox))
-
-
-def make_transport(cfg: Config) -> Transport:
-    s = cfg.smtp
-    if s is None:  # backend = "exchange": replies go out through EWS
-        from ooo.transport.ews import EwsTransport
-
-        m = cfg.mailbox
-        auth: Literal["ntlm", "basic", "oauth2"] = (
-            "basic" if m.auth == "basic" else "oauth2" if m.auth == "oauth2" else "ntlm"
-        )
-        return EwsTransport(
-            m.ews_url,
-            m.username,
-            password_provider("mailbox", m),
-            primary_smtp_address=m.primary_smtp_address,
-            auth=auth,
-            ca_file=str(m.ca_file) if m.ca_file else None,
-        )
-    return SmtpTransport(
-        s.host,
-        s.effective_port,
-        s.security,
-        s.username,
-        password_provider("smtp", s) if s.username else None,
-        ca_file=s.ca_file,
-        auth=s.auth,
-    )
-
-
 def _human(seconds: float) -> str:
     """90000 → "1 day", 7200 → "2 hours": how long ago, roughly."""
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
@@ -243,14 +59,8 @@ def _human(seconds: float) -> str:
     return f"{int(seconds)} seconds"
 
 
-def _one_line(exc: UserError) -> str:
-    """A ConfigError as one log line: the problems name file, line and key."""
-    return "; ".join(exc.problems) if exc.problems else exc.message
-
-
 def backoff(attempt: int, rng: Callable[[], float] = random.random) -> float:
-    base: float = min(BACKOFF_CAP, BACKOFF_FIRST * 2.0 ** max(0, attempt - 1))
-    return base * (0.75 + 0.5 * rng())
+    return backoff_rule(attempt, BACKOFF_FIRST, BACKOFF_CAP, rng)
 
 
 class _Stop(BaseException):
@@ -267,7 +77,7 @@ class Daemon:
     config: Config
     once: bool = False
     dry_run: bool = False
-    clock: Callable[[], datetime] = utcnow
+    clock: Callable[[], datetime] = app.utcnow
     monotonic: Callable[[], float] = time.monotonic
     mailbox: Mailbox | None = None
     transport: Transport | None = None
@@ -337,14 +147,14 @@ class Daemon:
         if self.store is not None or self.dry_run:
             # A dry run changes nothing, so it may look over a running daemon's shoulder.
             return self._run()
-        with StateLock(state_dir(self.config)):  # one daemon per state, or AlreadyRunning
+        with StateLock(app.state_dir(self.config)):  # one daemon per state, or AlreadyRunning
             return self._run()
 
     def _run(self) -> int:
         cfg = self.config
-        settings = engine_settings(cfg)
+        settings = app.engine_settings(cfg)
         renderer = Renderer(cfg.templates.dir)
-        store = self.store or open_store(cfg)
+        store = self.store or app.open_store(cfg)
         if self.dry_run:
             real, store = store, store.snapshot()
             if self.store is None:
@@ -353,9 +163,11 @@ class Daemon:
                 "dry run: decisions are made against the real history and thrown away; "
                 "nothing is sent and nothing is tagged"
             )
-        check_templates(cfg, renderer)  # a broken template is an error now, not at the first reply
-        mailbox = self.mailbox or make_mailbox(cfg)
-        transport = self.transport or make_transport(cfg)
+        app.check_templates(
+            cfg, renderer
+        )  # a broken template is an error now, not at the first reply
+        mailbox = self.mailbox or app.make_mailbox(cfg)
+        transport = self.transport or app.make_transport(cfg)
         engine = Engine(
             settings,
             mailbox,
@@ -364,7 +176,7 @@ class Daemon:
             renderer,
             self.clock,
             dry_run=self.dry_run,
-            router=make_router(cfg, lambda: self._known or frozenset()),
+            router=app.make_router(cfg, lambda: self._known or frozenset()),
         )
         handlers = {}
         self._main_signals = threading.current_thread() is threading.main_thread()
@@ -423,7 +235,7 @@ class Daemon:
             try:
                 mailbox.open()
                 if self._known is None and cfg.audiences.external_replies == "known":
-                    self._known = known_senders(cfg, mailbox)
+                    self._known = app.known_senders(cfg, mailbox)
                 if attempt:
                     log.info("reconnected to the mailbox after %d attempt(s)", attempt)
                 attempt = 0
@@ -508,7 +320,7 @@ class Daemon:
             new = loads(raw.decode("utf-8"), path)
             self._apply(new, engine)
         except (UnicodeDecodeError, UserError) as exc:
-            problem = _one_line(exc) if isinstance(exc, UserError) else f"{path}: not UTF-8: {exc}"
+            problem = exc.oneline() if isinstance(exc, UserError) else f"{path}: not UTF-8: {exc}"
             log.error("config not reloaded, still running with the last good one: %s", problem)
             self._config_error = True
             with store.transaction():
@@ -525,7 +337,7 @@ class Daemon:
         switch only if every one renders."""
         renderer = Renderer(self.config.templates.dir)
         try:
-            check_templates(self.config, renderer)
+            app.check_templates(self.config, renderer)
         except UserError as exc:
             log.error("templates not reloaded, still using the last good ones: %s", exc.message)
             with store.transaction():
@@ -541,13 +353,13 @@ class Daemon:
         old = self.config
         if new.state != old.state:
             log.warning(
-                "[state] changes take effect at the next start; still using %s", state_dir(old)
+                "[state] changes take effect at the next start; still using %s", app.state_dir(old)
             )
             new = new.model_copy(update={"state": old.state})
-        settings = engine_settings(new)
+        settings = app.engine_settings(new)
         renderer = Renderer(new.templates.dir)
-        check_templates(new, renderer)  # a broken template keeps the last good ones running
-        router = make_router(new, lambda: self._known or frozenset())
+        app.check_templates(new, renderer)  # a broken template keeps the last good ones running
+        router = app.make_router(new, lambda: self._known or frozenset())
         changed = [
             name
             for name in type(new).model_fields
@@ -559,10 +371,10 @@ class Daemon:
             self._known = None
         if new.mailbox != old.mailbox and self.mailbox is None:
             engine.mailbox.close()
-            engine.mailbox = make_mailbox(new)
+            engine.mailbox = app.make_mailbox(new)
         if new.smtp != old.smtp and self.transport is None:
             engine.transport.close()
-            engine.transport = make_transport(new)
+            engine.transport = app.make_transport(new)
         log.info(
             "reloaded the config from %s (changed: %s)", new.path, ", ".join(changed) or "nothing"
         )
@@ -613,7 +425,7 @@ class Daemon:
             engine.flush()
         paths: list[Path] = []
         if not self.dry_run:
-            paths = write_reports(self.config, store)
+            paths = app.write_reports(self.config, store)
             log.info("the report is in %s", " and ".join(str(p) for p in paths))
         log.info(
             "the away window ended %s: no more replies. Run `ooo report` to see what "

@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from ooo.app import build_owner_report, engine_settings, make_router
 from ooo.config import loads
 from ooo.core.policy import DESCRIPTIONS, Reason
-from ooo.daemon import build_owner_report, engine_settings, make_router
 from ooo.engine import Engine, Outcome
 from ooo.mailbox.memory import MemoryMailbox
 from ooo.report import render_text
@@ -31,59 +31,6 @@ OWNER_ADDRESS = "bob@example.com"
 TZ = ZoneInfo("Europe/Berlin")
 START = datetime(2026, 12, 19, 18, 0, tzinfo=TZ)
 END = datetime(2026, 12, 28, 9, 0, tzinfo=TZ)
-
-#: The demo's own config: the same file format and validation as a real one.
-DEMO_CONFIG = f"""
-[owner]
-name = "{OWNER}"
-addresses = ["{OWNER_ADDRESS}"]
-timezone = "{TZ.key}"
-
-[away]
-start = {START.replace(tzinfo=None).isoformat()}
-end = {END.replace(tzinfo=None).isoformat()}
-reply_interval = "7d"
-
-[mailbox]   # not used: the demo reads an in-memory mailbox
-host = "127.0.0.1"
-security = "plain"
-username = "demo"
-
-[smtp]      # not used: the demo's replies go to an in-memory outbox
-host = "127.0.0.1"
-security = "plain"
-
-[[network]]
-kind = "mastodon"
-handle = "@bob@hachyderm.io"
-
-[[network]]
-kind = "github"
-handle = "acme/api"
-label = "The API's discussion forum"
-
-[[network]]
-kind = "slack"
-label = "#platform-help"
-url = "https://acme.slack.com/archives/C0123"
-
-[delegate]
-name = "Carol Colleague"
-email = "carol@example.com"
-handle = "@carol@hachyderm.io"
-
-[audiences]
-vip = ["bigcustomer.example"]
-
-[reply.vip]
-cc_delegate = true
-
-[[route]]
-name = "billing"
-subject_contains = ["invoice", "billing"]
-delegate = {{ name = "Dave Finance", email = "dave@example.com" }}
-forward_to_delegate = true
-"""
 
 #: The demo's own config: the same file format and validation as a real one.
 DEMO_CONFIG = f"""

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import random
 import re
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -20,6 +19,7 @@ from email.utils import make_msgid
 from typing import Literal
 
 from ooo.core.authres import verdict
+from ooo.core.backoff import backoff
 from ooo.core.compose import ReplySettings, compose_forward, compose_reply
 from ooo.core.parse import Inbound, parse
 from ooo.core.policy import AUTOMATED, INQUIRY, Decision, Owner, Reason, decide
@@ -27,7 +27,7 @@ from ooo.core.refs import find_refs, new_ref
 from ooo.core.resolve import Role, Signal, classify
 from ooo.core.routing import Routing
 from ooo.mailbox.base import CursorInvalid, FetchedMessage, Mailbox, MailboxError
-from ooo.store import Store, iso
+from ooo.store import MessageRecord, Store, TagTask, iso
 from ooo.templating import Renderer
 from ooo.transport.base import (
     Transport,
@@ -51,8 +51,7 @@ REFS_CONSIDERED = 3
 def retry_delay(
     attempts: int, rng: Callable[[], float] = random.random, first: float = RETRY_FIRST
 ) -> timedelta:
-    base = min(RETRY_CAP, first * 2 ** max(0, attempts - 1))
-    return timedelta(seconds=base * (0.75 + 0.5 * rng()))
+    return timedelta(seconds=backoff(attempts, first, RETRY_CAP, rng))
 
 
 @dataclass(frozen=True)
@@ -135,7 +134,7 @@ class Engine:
         with self.store.transaction():
             for row in rows:
                 self.store.set_reply_state(
-                    row["id"],
+                    row.id,
                     "uncertain",
                     now,
                     error="ooo stopped during the SMTP transaction; the reply may or may not "
@@ -144,15 +143,15 @@ class Engine:
                 self.store.event(
                     "reply_uncertain",
                     now,
-                    reply_id=row["id"],
-                    to=row["recipient"],
-                    reply_message_id=row["message_id"],
+                    reply_id=row.id,
+                    to=row.recipient,
+                    reply_message_id=row.message_id,
                 )
         for row in rows:
             log.warning(
                 "reply %s to %s was interrupted mid-send by a crash: marked uncertain, not resent",
-                row["message_id"],
-                row["recipient"],
+                row.message_id,
+                row.recipient,
             )
         return len(rows)
 
@@ -299,8 +298,8 @@ class Engine:
         topic = normalize_subject(msg.subject)
         if msg.sender and topic:
             for row in self.store.inquiries_of(msg.sender):
-                if normalize_subject(row["subject"] or "") == topic:
-                    return Link(row["ref"], "subject")
+                if row.ref and normalize_subject(row.subject) == topic:
+                    return Link(row.ref, "subject")
         return None
 
     @staticmethod
@@ -309,13 +308,13 @@ class Engine:
         # whichever of them is real.
         return find_refs(f"{msg.subject}\n{msg.body_text[:20_000]}")[:REFS_CONSIDERED]
 
-    def _may_cite(self, msg: Inbound, inquiry: sqlite3.Row) -> bool:
+    def _may_cite(self, msg: Inbound, inquiry: MessageRecord) -> bool:
         """A reference links a message to an inquiry only when its writer is the asker, was a
         recipient of the inquiry, or is a delegate. References are public (the "ask there"
         hashtag carries them): anyone else quoting one is asking something new."""
         writers = {msg.from_address, msg.sender} - {None}
-        known = {inquiry["sender"], inquiry["delegate"], *self.settings.delegate_emails}
-        known |= set((inquiry["participants"] or "").split())
+        known = {inquiry.sender, inquiry.delegate, *self.settings.delegate_emails}
+        known |= set(inquiry.participants)
         return bool(writers & known)
 
     def _cited(self, msg: Inbound) -> str | None:
@@ -327,7 +326,7 @@ class Engine:
         if inquiry is None:
             return None
         author = msg.from_address or msg.sender or ""
-        asker = inquiry["sender"] or ""
+        asker = inquiry.sender or ""
         role: Role | None = None
         if author == asker or msg.sender == asker:
             role = "sender"
@@ -336,7 +335,7 @@ class Engine:
         elif asker in msg.recipients and link.via == "thread":
             # An answer counts only inside the thread (its ids are known to those who were in
             # it; a reference is public) and addressed to the asker.
-            delegates = {*self.settings.delegate_emails, inquiry["delegate"] or ""}
+            delegates = {*self.settings.delegate_emails, inquiry.delegate or ""}
             role = "delegate" if author in delegates else "third_party"
         if role is None:
             return None
@@ -355,18 +354,18 @@ class Engine:
         if self.dry_run:
             return 0
         # Grouped, so that a burst of new inquiries costs one STORE, not one per message.
-        groups: dict[tuple[str, bool], list[sqlite3.Row]] = {}
+        groups: dict[tuple[str, bool], list[TagTask]] = {}
         for row in self.store.untagged_inquiries():
-            if row["mailbox"] != self.settings.mailbox_id or row["epoch"] != self._epoch:
+            if row.mailbox != self.settings.mailbox_id or row.epoch != self._epoch:
                 continue  # the message's key means nothing in the current mailbox
             # A message never tagged carries neither keyword: nothing to remove.
-            groups.setdefault((row["status"], row["tagged"] is not None), []).append(row)
+            groups.setdefault((row.status, row.tagged is not None), []).append(row)
         changed = 0
         for (status, was_tagged), rows in groups.items():
             add, drop = (
                 (TAG_RESOLVED, TAG_OPEN) if status == "resolved" else (TAG_OPEN, TAG_RESOLVED)
             )
-            keys = [row["key"] for row in rows]
+            keys = [row.key for row in rows]
             try:
                 if was_tagged:
                     self.mailbox.untag_many(keys, drop)
@@ -376,7 +375,7 @@ class Engine:
                 return changed
             with self.store.transaction():
                 for row in rows:
-                    self.store.set_tagged(row["id"], status)
+                    self.store.set_tagged(row.id, status)
             changed += len(rows)
         return changed
 

@@ -41,6 +41,11 @@ class UserError(OooError):
     def __str__(self) -> str:
         return self.render()
 
+    def oneline(self) -> str:
+        """The problem as one log line: the problems (file, line, key) if any, else the
+        message."""
+        return "; ".join(self.problems) if self.problems else self.message
+
 
 class ConfigError(UserError):
     """The config file is missing, unreadable or invalid."""

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ooo import __version__
 from ooo.errors import OooError, UserError
+from ooo.host import logs
 
 log = logging.getLogger("ooo")
 
@@ -148,11 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Suppressed defaults (see _parser): absent unless given, before or after the command.
     args.config = getattr(args, "config", None)
     args.verbose = getattr(args, "verbose", False)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+    logs.setup(args.verbose)
     if args.command is None:
         parser.print_help()
         return 2
@@ -207,7 +204,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from ooo.daemon import check_templates, make_mailbox, make_transport, state_dir
+    from ooo.app import check_templates, make_mailbox, make_transport, state_dir
     from ooo.templating import Renderer
 
     failures = 0
@@ -272,7 +269,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_preview(args: argparse.Namespace) -> int:
     """Run the message through the real engine (policy, routing, templates) against a
     throw-away copy of the state, and print what would be sent."""
-    from ooo.daemon import open_store
+    from ooo.app import open_store
     from ooo.store import Store
 
     cfg = _config(args)
@@ -301,7 +298,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
 def _preview(cfg, raw: bytes, at: datetime, store) -> int:  # type: ignore[no-untyped-def]
     from dataclasses import replace
 
-    from ooo.daemon import engine_settings, make_router, read_contacts
+    from ooo.app import engine_settings, make_router, read_contacts
     from ooo.engine import Engine, Outcome
     from ooo.mailbox.memory import MemoryMailbox
     from ooo.templating import Renderer
@@ -340,25 +337,25 @@ def _preview(cfg, raw: bytes, at: datetime, store) -> int:  # type: ignore[no-un
     if outcome.routing:
         for line in outcome.routing.describe():
             print(line)
-    row_id = store.messages()[-1]["id"]
+    row_id = store.messages()[-1].id
     replies = store.replies()
-    mine = [r for r in replies if r["message"] == row_id]
+    mine = [r for r in replies if r.message == row_id]
     if not mine:
         print("no reply would be sent.")
         return 0
     for row in mine:
-        what = "reply" if row["kind"] == "reply" else "forward to the delegate"
-        cc = f", cc {row['cc']}" if row["cc"] else ""
-        envelope = row["envelope_from"] or "<>"
-        print(f"\n=== {what}: to {row['recipient']}{cc}; envelope sender {envelope} ===")
-        print(_show(email.message_from_bytes(row["raw"], policy=email.policy.default)))
+        what = "reply" if row.kind == "reply" else "forward to the delegate"
+        cc = f", cc {','.join(row.cc)}" if row.cc else ""
+        envelope = row.envelope_from or "<>"
+        print(f"\n=== {what}: to {row.recipient}{cc}; envelope sender {envelope} ===")
+        print(_show(email.message_from_bytes(row.raw, policy=email.policy.default)))
     return 0
 
 
 def open_store_path(cfg) -> Path:  # type: ignore[no-untyped-def]
-    from ooo.daemon import state_dir
+    from ooo.app import state_db
 
-    return Path(state_dir(cfg)) / "state.db"
+    return state_db(cfg)
 
 
 def _synthetic(args: argparse.Namespace, default_to: str) -> bytes:
@@ -390,7 +387,7 @@ def _show(msg: Message) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from ooo.daemon import open_store
+    from ooo.app import open_store
     from ooo.errors import ConfigError
 
     try:
@@ -439,9 +436,9 @@ def _print_status(cfg, store) -> int:  # type: ignore[no-untyped-def]
     states = store.counts_by_reply_state()
     print("replies:  " + (", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "none"))
     for row in store.replies("uncertain"):
-        print(f"  uncertain: to {row['recipient']} ({row['subject'][:50]!r}): {row['last_error']}")
+        print(f"  uncertain: to {row.recipient} ({row.subject[:50]!r}): {row.last_error}")
     for row in store.replies("failed"):
-        print(f"  failed: to {row['recipient']}: {row['last_error']}")
+        print(f"  failed: to {row.recipient}: {row.last_error}")
     valve = status.get("valve")
     if valve:
         print(f"valve:    {valve[0]} (as of {valve[1].astimezone(tz):%Y-%m-%d %H:%M:%S})")
@@ -460,6 +457,7 @@ def _print_status(cfg, store) -> int:  # type: ignore[no-untyped-def]
 def _status_of_invalid_config(args: argparse.Namespace, exc: UserError) -> int:
     """`ooo status` while the config file is broken: say so, then what the daemon is doing
     (it keeps running on its last good config), found through [state] dir read leniently."""
+    from ooo.app import STATE_DB
     from ooo.config import resolve_path
     from ooo.host.lock import holder
     from ooo.store import Store
@@ -469,7 +467,7 @@ def _status_of_invalid_config(args: argparse.Namespace, exc: UserError) -> int:
         raise exc
     print(exc.render(), file=sys.stderr)
     directory = _lenient_state_dir(path)
-    db = directory / "state.db"
+    db = directory / STATE_DB
     if not db.exists():
         return 2
     pid = holder(directory)
@@ -503,7 +501,7 @@ def _lenient_state_dir(path: Path) -> Path:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ooo.daemon import build_owner_report, open_store
+    from ooo.app import build_owner_report, open_store
     from ooo.host.files import write_atomic
     from ooo.report import render
 
@@ -557,7 +555,7 @@ def _output_path(given: str, fmt: str) -> Path:
 
 
 def _inquiry_store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from ooo.daemon import open_store
+    from ooo.app import open_store
 
     cfg = _config(args)
     if not open_store_path(cfg).exists():
@@ -580,14 +578,14 @@ def _owner_signal(
     store, row = _inquiry_store(args)
     with store, store.transaction():
         store.add_signal(
-            ref=row["ref"],
+            ref=row.ref,
             at=datetime.now(UTC),
             kind=kind,
             by=by,
             rule=rule,
             evidence=args.note or default,
         )
-    print(f"{row['ref']} ({row['sender']}: {row['subject'][:60]!r}) {said}")
+    print(f"{row.ref} ({row.sender}: {row.subject[:60]!r}) {said}")
     return 0
 
 

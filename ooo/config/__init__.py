@@ -178,6 +178,12 @@ class MailboxConfig(PasswordSource):
         return self
 
     @property
+    def ews_auth(self) -> Literal["ntlm", "basic", "oauth2"]:
+        """Exchange: how EWS signs in. "password" (the default) is a password login, which
+        on-premises Exchange does by NTLM."""
+        return "basic" if self.auth == "basic" else "oauth2" if self.auth == "oauth2" else "ntlm"
+
+    @property
     def ews_url(self) -> str:
         """Exchange: the EWS endpoint to talk to."""
         if self.service_endpoint:

@@ -20,6 +20,7 @@ from email.policy import compat32
 from typing import NewType
 
 from ooo.core.htmltext import html_to_text
+from ooo.core.text import CONTROL, one_line
 
 #: Longest subject or display name kept (a hostile 100,000-character subject is cut).
 TEXT_CAP = 1000
@@ -35,8 +36,6 @@ MESSAGE_ID_CAP = 250
 #: exhaust memory); a message whose header was cut is never answered (Reason.OVERSIZED_HEADER).
 HEADER_CAP = 256 * 1024
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-_SPACES = re.compile(r"\s+")
 _ADDR = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+$")
 # RFC 5322 §3.2.3 atext and dot-atom-text, §3.6.4 msg-id (id-left "@" id-right, where id-right
 # may also be a no-fold-literal such as [127.0.0.1]). ASCII only, no spaces, no CR/LF.
@@ -56,12 +55,8 @@ encoded-word opener. Only such values are ever written into an outgoing header."
 
 
 def clean(text: str, cap: int = TEXT_CAP) -> str:
-    """One line of printable text: control characters (CR, LF, NUL...) become spaces."""
-    text = _CONTROL.sub(" ", text)
-    text = _SPACES.sub(" ", text).strip()
-    if len(text) > cap:
-        text = text[:cap].rstrip() + "…"
-    return text
+    """One line of printable text (ooo.core.text), cut after ``cap`` characters."""
+    return one_line(text, cap + 1)
 
 
 def normalize_address(addr: str) -> str:
@@ -226,7 +221,7 @@ def parse(
         # Address and id headers are parsed before RFC 2047 decoding (an encoded ":" or ","
         # in a display name must not change the structure), minus control characters so
         # no folded line survives.
-        return [_CONTROL.sub(" ", v)[:100_000] for v in values.get(name, [])]
+        return [CONTROL.sub(" ", v)[:100_000] for v in values.get(name, [])]
 
     from_pairs = parse_addresses(raw_values("from"))
     from_name, from_address = from_pairs[0] if from_pairs else ("", None)

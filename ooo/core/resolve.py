@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ooo.core import resolve_words as W
+from ooo.core.text import one_line
 
 try:  # The library is a dependency; without it the targeted rules still work on their own.
     from mailparser_reply import EmailReplyParser as _ReplyParser
@@ -580,10 +581,7 @@ def _sentence(text: str, start: int, end: int) -> str:
 
 
 def _one_line(text: str) -> str:
-    line = " ".join(text.split())
-    if len(line) > MAX_EVIDENCE:
-        line = line[: MAX_EVIDENCE - 1].rstrip() + "…"
-    return line
+    return one_line(text, MAX_EVIDENCE)
 
 
 def _helper(

@@ -242,8 +242,8 @@ def status(host: Host, config: Path, dry_run: bool = False) -> int:
 
 def _daemon_pid(config: Path) -> int | None:
     """The pid of a daemon running on this config's state, if the config can be read."""
+    from ooo.app import state_dir
     from ooo.config import load
-    from ooo.daemon import state_dir
     from ooo.errors import OooError
     from ooo.host.lock import holder
 

@@ -39,8 +39,7 @@ def _exchange(cfg: MailboxConfig, password: Callable[[], str]) -> Mailbox:
         cfg.username,
         password,
         primary_smtp_address=cfg.primary_smtp_address,
-        # "password" (the default) is a password login, which on-premises Exchange does by NTLM.
-        auth="basic" if cfg.auth == "basic" else "oauth2" if cfg.auth == "oauth2" else "ntlm",
+        auth=cfg.ews_auth,
         folder=cfg.folder,
         poll_interval=cfg.poll_interval.total_seconds(),
         ca_file=str(cfg.ca_file) if cfg.ca_file else None,

@@ -18,134 +18,37 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ooo.core.tracking import InquiryFacts, SignalEvent
 from ooo.errors import UserError
 from ooo.host.files import touch_private
+from ooo.store.records import (
+    InterruptedSend,
+    MessageRecord,
+    OutboxItem,
+    ReplyRecord,
+    SignalRecord,
+    TagTask,
+    from_iso,
+    iso,
+)
+from ooo.store.schema import MIGRATIONS, SCHEMA_VERSION
 
-SCHEMA_VERSION = 5
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS cursor (
-    mailbox TEXT PRIMARY KEY,
-    value TEXT NOT NULL,
-    epoch INTEGER NOT NULL DEFAULT 0,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS message (
-    id INTEGER PRIMARY KEY,
-    mailbox TEXT NOT NULL,
-    epoch INTEGER NOT NULL,
-    key TEXT NOT NULL,
-    message_id TEXT,
-    sender TEXT,
-    from_name TEXT,
-    subject TEXT,
-    received_at TEXT,
-    decided_at TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    detail TEXT NOT NULL DEFAULT '',
-    UNIQUE (mailbox, epoch, key)
-);
-CREATE INDEX IF NOT EXISTS message_message_id ON message (message_id);
-CREATE INDEX IF NOT EXISTS message_reason ON message (reason);
-CREATE TABLE IF NOT EXISTS reply (
-    id INTEGER PRIMARY KEY,
-    message INTEGER NOT NULL REFERENCES message (id),
-    recipient TEXT NOT NULL,
-    message_id TEXT NOT NULL UNIQUE,
-    envelope_from TEXT NOT NULL,
-    raw BLOB NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'uncertain', 'failed')),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at TEXT NOT NULL,
-    last_error TEXT,
-    created_at TEXT NOT NULL,
-    sent_at TEXT
-);
-CREATE INDEX IF NOT EXISTS reply_recipient ON reply (recipient, created_at);
-CREATE INDEX IF NOT EXISTS reply_state ON reply (state, next_attempt_at);
-CREATE TABLE IF NOT EXISTS event (
-    id INTEGER PRIMARY KEY,
-    at TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS status (key TEXT PRIMARY KEY, value TEXT NOT NULL, at TEXT NOT NULL);
-"""
-
-# Each entry takes the schema from version N-1 to N. Never edit one that has shipped.
-_MIGRATIONS: dict[int, str] = {
-    1: _SCHEMA,
-    2: """
-ALTER TABLE message ADD COLUMN ref TEXT;
-ALTER TABLE message ADD COLUMN audience TEXT;
-ALTER TABLE message ADD COLUMN route TEXT;
-ALTER TABLE message ADD COLUMN delegate TEXT;
-CREATE UNIQUE INDEX message_ref ON message (ref) WHERE ref IS NOT NULL;
-ALTER TABLE reply ADD COLUMN kind TEXT NOT NULL DEFAULT 'reply';
-ALTER TABLE reply ADD COLUMN cc TEXT NOT NULL DEFAULT '';
-""",
-    3: """
-ALTER TABLE message ADD COLUMN follows TEXT;
-ALTER TABLE message ADD COLUMN tagged TEXT;
-CREATE INDEX message_follows ON message (follows) WHERE follows IS NOT NULL;
-CREATE INDEX message_sender ON message (sender);
-CREATE INDEX reply_message_id ON reply (message_id);
-CREATE TABLE signal (
-    id INTEGER PRIMARY KEY,
-    ref TEXT NOT NULL,
-    at TEXT NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('resolved', 'open', 'reopened')),
-    by TEXT,
-    rule TEXT NOT NULL,
-    evidence TEXT NOT NULL,
-    author TEXT,
-    helper TEXT,
-    message_id TEXT,
-    flagged INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX signal_ref ON signal (ref, at);
-""",
-    4: """
-CREATE INDEX reply_created ON reply (created_at);
-""",
-    5: """
-ALTER TABLE message ADD COLUMN participants TEXT NOT NULL DEFAULT '';
-ALTER TABLE signal ADD COLUMN unverified TEXT;
-""",
-}
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def from_iso(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-@dataclass(frozen=True)
-class OutboxItem:
-    id: int
-    recipient: str
-    message_id: str
-    envelope_from: str
-    raw: bytes
-    attempts: int
-    message_key: str
-    kind: str = "reply"
-    """"reply" to the sender, or "forward" to a delegate."""
-    cc: tuple[str, ...] = ()
-
-    @property
-    def recipients(self) -> list[str]:
-        return [self.recipient, *self.cc]
+__all__ = [
+    "SCHEMA_VERSION",
+    "InterruptedSend",
+    "MessageRecord",
+    "OutboxItem",
+    "ReplyRecord",
+    "SignalRecord",
+    "Store",
+    "TagTask",
+    "from_iso",
+    "iso",
+]
 
 
 class Store:
@@ -192,7 +95,7 @@ class Store:
             # executescript commits any open transaction first, so each step carries its own:
             # a crash mid-migration leaves the previous version intact.
             self.db.executescript(
-                f"BEGIN IMMEDIATE;{_MIGRATIONS[version]}PRAGMA user_version = {version};COMMIT;"
+                f"BEGIN IMMEDIATE;{MIGRATIONS[version]}PRAGMA user_version = {version};COMMIT;"
             )
 
     @contextlib.contextmanager
@@ -386,18 +289,17 @@ class Store:
         )
         return cur.rowcount > 0
 
-    def inquiries_of(self, sender: str) -> list[sqlite3.Row]:
-        return self.db.execute(
-            "SELECT ref, subject, received_at FROM message WHERE sender = ? AND ref IS NOT NULL "
-            "ORDER BY id DESC LIMIT 200",
+    def inquiries_of(self, sender: str) -> list[MessageRecord]:
+        """The sender's inquiries, newest first (at most 200)."""
+        rows = self.db.execute(
+            "SELECT * FROM message WHERE sender = ? AND ref IS NOT NULL ORDER BY id DESC LIMIT 200",
             (sender,),
-        ).fetchall()
+        )
+        return [MessageRecord.from_row(r) for r in rows]
 
-    def inquiry(self, ref: str) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.db.execute(
-            "SELECT * FROM message WHERE ref = ?", (ref.upper(),)
-        ).fetchone()
-        return row
+    def inquiry(self, ref: str) -> MessageRecord | None:
+        row = self.db.execute("SELECT * FROM message WHERE ref = ?", (ref.upper(),)).fetchone()
+        return MessageRecord.from_row(row) if row else None
 
     def add_signal(
         self,
@@ -448,12 +350,28 @@ class Store:
             **({"unverified": unverified} if unverified else {}),
         )
 
-    def signals(self, ref: str | None = None) -> list[sqlite3.Row]:
+    def signals(self, ref: str | None = None) -> list[SignalRecord]:
+        """The signals of one inquiry (or of all), in the order they happened."""
         if ref:
-            return self.db.execute(
-                "SELECT * FROM signal WHERE ref = ? ORDER BY at, id", (ref,)
-            ).fetchall()
-        return self.db.execute("SELECT * FROM signal ORDER BY at, id").fetchall()
+            rows = self.db.execute("SELECT * FROM signal WHERE ref = ? ORDER BY at, id", (ref,))
+        else:
+            rows = self.db.execute("SELECT * FROM signal ORDER BY at, id")
+        return [
+            SignalRecord(
+                ref=r["ref"],
+                at=datetime.fromisoformat(r["at"]),
+                kind=r["kind"],
+                by=r["by"],
+                rule=r["rule"],
+                evidence=r["evidence"],
+                author=r["author"],
+                helper=r["helper"],
+                message_id=r["message_id"],
+                flagged=bool(r["flagged"]),
+                unverified=r["unverified"],
+            )
+            for r in rows
+        ]
 
     def inquiry_facts(self) -> list[InquiryFacts]:
         rows = self.db.execute(
@@ -477,22 +395,7 @@ class Store:
         ]
 
     def signal_events(self) -> list[SignalEvent]:
-        return [
-            SignalEvent(
-                ref=r["ref"],
-                at=datetime.fromisoformat(r["at"]),
-                kind=r["kind"],
-                by=r["by"],
-                rule=r["rule"],
-                evidence=r["evidence"],
-                author=r["author"],
-                helper=r["helper"],
-                message_id=r["message_id"],
-                flagged=bool(r["flagged"]),
-                unverified=r["unverified"],
-            )
-            for r in self.signals()
-        ]
+        return list(self.signals())
 
     def suppressed_counts(self) -> dict[str, int]:
         """Messages that are not inquiries nor follow-ups, by reason; plus the inquiries the
@@ -506,10 +409,10 @@ class Store:
             )
         }
 
-    def untagged_inquiries(self) -> list[sqlite3.Row]:
+    def untagged_inquiries(self) -> list[TagTask]:
         """Inquiries whose mailbox keyword may not match their current status: the latest
         signal decides (no signal: open); ``tagged`` is what was last set on the message."""
-        return self.db.execute(
+        rows = self.db.execute(
             "SELECT message.id, message.mailbox, message.epoch, message.key, message.ref, "
             "message.tagged, coalesce((SELECT CASE kind WHEN 'resolved' THEN 'resolved' "
             "ELSE 'open' END FROM signal WHERE signal.ref = message.ref "
@@ -518,7 +421,8 @@ class Store:
             "coalesce((SELECT CASE kind WHEN 'resolved' THEN 'resolved' ELSE 'open' END "
             "FROM signal WHERE signal.ref = message.ref ORDER BY at DESC, id DESC LIMIT 1), "
             "'open')"
-        ).fetchall()
+        )
+        return [TagTask(**dict(r)) for r in rows]
 
     def set_tagged(self, message_row: int, status: str) -> None:
         self.db.execute("UPDATE message SET tagged = ? WHERE id = ?", (status, message_row))
@@ -617,12 +521,11 @@ class Store:
             (iso(until), iso(until)),
         )
 
-    def interrupted_sends(self) -> list[sqlite3.Row]:
-        return self.db.execute(
+    def interrupted_sends(self) -> list[InterruptedSend]:
+        rows = self.db.execute(
             "SELECT reply.id, recipient, reply.message_id FROM reply WHERE state = 'sending'"
-        ).fetchall()
-
-    # -- status -----------------------------------------------------------------------------
+        )
+        return [InterruptedSend(**dict(r)) for r in rows]
 
     def set_status(self, key: str, value: str, now: datetime) -> None:
         self.db.execute(
@@ -653,16 +556,17 @@ class Store:
             r[0]: r[1] for r in self.db.execute("SELECT state, count(*) FROM reply GROUP BY state")
         }
 
-    def replies(self, state: str | None = None) -> list[sqlite3.Row]:
+    def replies(self, state: str | None = None) -> list[ReplyRecord]:
         query = (
             "SELECT reply.*, message.subject, message.key AS message_key FROM reply "
             "JOIN message ON message.id = reply.message"
         )
         if state:
-            return self.db.execute(
-                query + " WHERE state = ? ORDER BY reply.id", (state,)
-            ).fetchall()
-        return self.db.execute(query + " ORDER BY reply.id").fetchall()
+            rows = self.db.execute(query + " WHERE state = ? ORDER BY reply.id", (state,))
+        else:
+            rows = self.db.execute(query + " ORDER BY reply.id")
+        return [ReplyRecord.from_row(r) for r in rows]
 
-    def messages(self) -> list[sqlite3.Row]:
-        return self.db.execute("SELECT * FROM message ORDER BY id").fetchall()
+    def messages(self) -> list[MessageRecord]:
+        rows = self.db.execute("SELECT * FROM message ORDER BY id")
+        return [MessageRecord.from_row(r) for r in rows]

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from ooo.app import check_templates, engine_settings
 from ooo.cli import main
 from ooo.config import load, loads
 from ooo.core.authres import verdict
 from ooo.core.parse import HEADER_CAP, message_id, parse
 from ooo.core.policy import Reason
-from ooo.daemon import Daemon, check_templates, engine_settings
+from ooo.daemon import Daemon
 from ooo.engine import Engine
 from ooo.errors import ConfigError
 from ooo.mailbox.memory import MemoryMailbox

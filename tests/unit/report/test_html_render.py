@@ -28,12 +28,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from ooo.app import engine_settings
 from ooo.config import Config, loads
 from ooo.core.compose import compose_reply
 from ooo.core.parse import parse
 from ooo.core.policy import decide
 from ooo.core.routing import Routing, route
-from ooo.daemon import engine_settings
 from ooo.templating import Renderer
 
 OWNER = "bob@example.com"

@@ -1,0 +1,195 @@
+"""The composition root: everything that turns a config into a running responder.
+
+The CLI, the daemon, the demo, preview and the service all build what they need here: the
+state directory and the files in it (named once, below), the store, the engine's settings, the
+audience router, the mailbox and the transport (through their factories), the template check,
+and the owner's report. Nothing else in ooo reads a Config to build an object.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ooo import mailbox as mailboxes
+from ooo import transport as transports
+from ooo.config import Config, Person
+from ooo.core.compose import ReplySettings, context_for
+from ooo.core.parse import Inbound, parse
+from ooo.core.policy import Decision, Owner, Reason
+from ooo.core.routing import Routing, route
+from ooo.engine import EngineSettings
+from ooo.errors import UserError
+from ooo.host.files import write_atomic
+from ooo.host.secrets import password_provider
+from ooo.mailbox.base import Mailbox
+from ooo.report import SUFFIXES, Report, build_report, render
+from ooo.store import Store
+from ooo.templating import Renderer
+from ooo.transport.base import Transport
+
+log = logging.getLogger("ooo")
+
+#: The files of one responder's state directory.
+STATE_DB = "state.db"
+EVENT_LOG = "events.jsonl"
+REPORT_NAME = "report"
+"""The end-of-window reports: report.html and report.json."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def state_dir(cfg: Config) -> Path:
+    if cfg.state.dir:
+        return cfg.state.dir.expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("ooo"))
+
+
+def state_db(cfg: Config) -> Path:
+    return state_dir(cfg) / STATE_DB
+
+
+def open_store(cfg: Config) -> Store:
+    directory = state_dir(cfg)
+    return Store(directory / STATE_DB, event_log=directory / EVENT_LOG)
+
+
+def engine_settings(cfg: Config) -> EngineSettings:
+    return EngineSettings(
+        owner=Owner(tuple(cfg.owner.addresses)),
+        reply=ReplySettings(
+            owner_name=cfg.owner.name,
+            timezone=cfg.owner.tz,
+            away_start=cfg.away.start,
+            away_end=cfg.away.end,
+            subject_prefix=cfg.away.subject_prefix,
+            share_subject=cfg.reply.share_subject,
+        ),
+        window_start=cfg.away.start,
+        window_end=cfg.away.end,
+        interval=cfg.away.reply_interval,
+        mailbox_id=mailboxes.mailbox_id(cfg.mailbox),
+        # Exchange sends from the mailbox itself (no null envelope) and keeps its own Sent copy.
+        null_envelope=cfg.smtp is not None and cfg.smtp.envelope_sender == "null",
+        sent_folder=cfg.mailbox.sent_folder if cfg.smtp is not None else None,
+        batch_size=cfg.limits.batch_size,
+        max_replies_per_hour=cfg.limits.max_replies_per_hour,
+        retry_first=cfg.limits.retry_first,
+        authserv_id=cfg.mailbox.authserv_id,
+        delegate_emails=tuple(p.email for p in _delegates(cfg)),
+        delegate_names=tuple(n for p in _delegates(cfg) for n in (p.name, p.email, p.handle) if n),
+        network_names=tuple(
+            dict.fromkeys(n for e in cfg.network for n in (e.handle, e.label, e.display) if n)
+        ),
+    )
+
+
+def _delegates(cfg: Config) -> list[Person]:
+    """Every delegate the config names: [delegate], per audience, per route."""
+    found = [cfg.delegate] if cfg.delegate else []
+    found += [d for a in ("internal", "external", "vip") if (d := getattr(cfg.reply, a).delegate)]
+    found += [r.delegate for r in cfg.route if r.delegate]
+    return list({p.email: p for p in found}.values())
+
+
+_ADDRESS_IN_TEXT = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+
+
+def read_contacts(path: Path) -> set[str]:
+    """Every address in a contacts file: one per line, a CSV export or a vCard file alike."""
+    try:
+        text = path.expanduser().read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise UserError(
+            f"cannot read audiences.contacts_file {path}: {exc.strerror or exc}",
+            advice="fix the path, or remove contacts_file from [audiences]",
+        ) from exc
+    lines = (line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    return {m.lower() for line in lines for m in _ADDRESS_IN_TEXT.findall(line)}
+
+
+def known_senders(cfg: Config, mailbox: Mailbox) -> frozenset[str]:
+    """Who counts as "known" for external_replies = "known": contacts plus everyone the owner
+    has written to (the recipients in the Sent folder)."""
+    known: set[str] = set()
+    if cfg.audiences.contacts_file:
+        known |= read_contacts(cfg.audiences.contacts_file)
+    sent = mailbox.correspondents(cfg.audiences.sent_folder)
+    log.info(
+        "known senders: %d from the %r folder, %d in all",
+        len(sent),
+        cfg.audiences.sent_folder,
+        len(known | sent),
+    )
+    return frozenset(known | sent)
+
+
+def make_router(
+    cfg: Config, known: Callable[[], frozenset[str]]
+) -> Callable[[Inbound, str], Routing]:
+    def router(msg: Inbound, sender: str) -> Routing:
+        return route(msg, sender, cfg, known())
+
+    return router
+
+
+def check_templates(cfg: Config, renderer: Renderer) -> list[str]:
+    """Render every template the config can pick, for a made-up inquiry routed through the
+    real config (a template that only breaks with a delegate or network entries breaks here,
+    not at the first real reply). Raises UserError naming the template; returns their names."""
+    settings = engine_settings(cfg)
+    msg = parse("check", b"From: Sam Sample <sam@example.org>\r\nSubject: A question\r\n\r\n")
+    decision = Decision(
+        Reason.REPLY, owner_address=cfg.owner.addresses[0], recipient="sam@example.org"
+    )
+    routing = make_router(cfg, frozenset)(msg, "sam@example.org")
+    context = context_for(msg, decision, settings.reply, routing, ref="OOO-CHECK1")
+    return renderer.check(context, template_bases(cfg))
+
+
+def template_bases(cfg: Config) -> tuple[str, ...]:
+    """Every template base name the config can pick."""
+    bases = ["reply"]
+    bases += [getattr(cfg.reply, a).template for a in ("internal", "external", "vip")]
+    bases += [r.template for r in cfg.route if r.template]
+    return tuple(dict.fromkeys(bases))
+
+
+def build_owner_report(cfg: Config, store: Store, at: datetime | None = None) -> Report:
+    return build_report(
+        store.inquiry_facts(),
+        store.signal_events(),
+        store.suppressed_counts(),
+        owner_name=cfg.owner.name,
+        timezone=cfg.owner.tz,
+        window_start=cfg.away.start,
+        window_end=cfg.away.end,
+        at=at or cfg.away.end,
+        generated_at=utcnow(),
+    )
+
+
+def write_reports(cfg: Config, store: Store) -> list[Path]:
+    """The end-of-window reports, in the state dir: HTML for reading, JSON for tools."""
+    report = build_owner_report(cfg, store)
+    written = []
+    for fmt in ("html", "json"):
+        path = state_dir(cfg) / f"{REPORT_NAME}{SUFFIXES[fmt]}"
+        write_atomic(path, render(report, fmt))
+        written.append(path)
+    return written
+
+
+def make_mailbox(cfg: Config) -> Mailbox:
+    return mailboxes.create(cfg.mailbox, password_provider("mailbox", cfg.mailbox))
+
+
+def make_transport(cfg: Config) -> Transport:
+    return transports.create(cfg, password_provider)
