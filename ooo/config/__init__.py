@@ -446,7 +446,7 @@ class Config(_Model):
 _OAUTH_AUTH = ("xoauth2", "oauthbearer")
 _IMAP_AUTH = ("password", *_OAUTH_AUTH)
 # Sign-ins that take a bearer token, so token_command makes sense ("oauth2": Exchange EWS).
-_TOKEN_AUTH = (*_OAUTH_AUTH, "oauth2")
+TOKEN_AUTH = (*_OAUTH_AUTH, "oauth2")
 
 
 def _sign_in_problem(section: str, sec: MailboxConfig | SmtpConfig, backend: str) -> str | None:
@@ -478,7 +478,7 @@ def _sign_in_problem(section: str, sec: MailboxConfig | SmtpConfig, backend: str
                     f'{section}.{key} is not used with {section}.auth = "{auth}" (the token '
                     f"comes from {section}.token_command): remove {key}"
                 )
-    if sec.token_command and auth not in _TOKEN_AUTH:
+    if sec.token_command and auth not in TOKEN_AUTH:
         return (
             f'{section}.token_command is set but {section}.auth is "{auth}", so it would be '
             f'ignored: set {section}.auth = "xoauth2" (Microsoft 365, Gmail) or "oauthbearer", '

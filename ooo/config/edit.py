@@ -1,4 +1,4 @@
-"""The config file as the owner handles it: ``ooo config show``, ``init`` and ``edit``.
+"""The config file as the owner handles it: ``ooo config show``, ``init``, ``edit`` and ``set``.
 
 - ``show`` prints the effective config (every default filled in) as TOML, secrets redacted.
 - ``init`` writes a commented starter config from ``config.example.toml`` with the answers to
@@ -7,22 +7,34 @@
 - ``edit`` works like ``crontab -e`` / ``visudo``: ``$VISUAL``/``$EDITOR`` on a copy, validated
   on save; an invalid copy is reopened with the problems on top as comment lines; the real file
   is replaced atomically, and only by a valid config.
+- ``set KEY VALUE`` changes one key (``away.end``, ``network[0].label``) in place: every
+  comment and the layout of the rest of the file stay as they are; the file is replaced
+  atomically, and only when the result is a valid config.
+
+TOML is read and written with tomlkit, which keeps comments and layout; never by hand.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import difflib
 import os
 import re
 import shlex
 import subprocess
 import sys
 import tempfile
+import types
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Union, get_args, get_origin
+
+import tomlkit
+from pydantic import BaseModel
+from tomlkit.container import Container, OutOfOrderTableProxy
+from tomlkit.exceptions import TOMLKitError
+from tomlkit.items import AoT, Array, Comment, InlineTable, Item, Table, Whitespace
 
 from ooo.config import Config, loads
 from ooo.errors import ConfigError, UserError
@@ -39,81 +51,45 @@ def is_secret_key(name: str) -> bool:
     return any(word in name.lower() for word in SECRET_WORDS)
 
 
-# -- show ------------------------------------------------------------------------------------
+# -- TOML values -----------------------------------------------------------------------------
 
 
-def show(cfg: Config) -> str:
-    """The effective config as TOML, with secrets redacted."""
-    data = cfg.model_dump(mode="python", by_alias=True, exclude={"path"})
-    lines = [f"# effective config of {cfg.path} (defaults filled in, secrets redacted)"]
-    _emit_table(lines, [], _redact(data))
-    return "\n".join(lines).strip() + "\n"
+def parse_value(text: str) -> Item | None:
+    """``text`` as one TOML value (``true``, ``42``, ``2027-01-12``, ``["a", "b"]``,
+    ``"quoted"``), or None when it is not one."""
+    try:
+        doc = tomlkit.parse(f"v = {text}")
+    except (TOMLKitError, ValueError):
+        return None
+    if list(doc) != ["v"]:
+        return None  # "1\n[owner]...": more than one value
+    return toml_item(doc.item("v").unwrap())
 
 
-def _redact(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {
-            k: (REDACTED if is_secret_key(k) and v is not None else _redact(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_redact(v) for v in value]
-    return value
-
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _key(name: str) -> str:
-    return name if _BARE_KEY.fullmatch(name) else json.dumps(name)
-
-
-def _is_table(value: Any) -> bool:
-    return isinstance(value, Mapping)
-
-
-def _is_table_array(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(v, Mapping) for v in value)
-
-
-def _emit_table(lines: list[str], path: list[str], table: Mapping[str, Any]) -> None:
-    for name, value in table.items():
-        if value is None or _is_table(value) or _is_table_array(value):
-            continue
-        lines.append(f"{_key(name)} = {_toml_value(value)}")
-    for name, value in table.items():
-        if _is_table(value):
-            lines.append("")
-            lines.append(f"[{'.'.join(_key(p) for p in [*path, name])}]")
-            _emit_table(lines, [*path, name], value)
-        elif _is_table_array(value):
-            for item in value:
-                lines.append("")
-                lines.append(f"[[{'.'.join(_key(p) for p in [*path, name])}]]")
-                _emit_table(lines, [*path, name], item)
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
+def toml_item(value: Any) -> Item:
+    """A Python value as a TOML item, the way the config file spells it: durations as "7d",
+    paths as strings, mappings inside a value as inline tables, and date-times as ISO 8601
+    with their offset (+00:00, never Z), which every TOML reader takes."""
     if isinstance(value, timedelta):
-        return json.dumps(format_duration(value))
+        return tomlkit.item(format_duration(value))
     if isinstance(value, Path):
-        return json.dumps(str(value), ensure_ascii=False)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return tomlkit.item(str(value))
+    if isinstance(value, datetime | date | time):
+        spelled = tomlkit.parse(f"v = {value.isoformat()}").item("v")
+        assert isinstance(spelled, Item)
+        return spelled
     if isinstance(value, Mapping):
-        inner = ", ".join(
-            f"{_key(k)} = {_toml_value(v)}" for k, v in value.items() if v is not None
-        )
-        return "{ " + inner + " }" if inner else "{}"
+        table = tomlkit.inline_table()
+        for k, v in value.items():
+            if v is not None:
+                table.append(k, toml_item(v))
+        return table
     if isinstance(value, list | tuple | set | frozenset):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return json.dumps(str(value), ensure_ascii=False)
+        array = tomlkit.array()
+        array.extend(toml_item(v) for v in value)
+        return array
+    item: Item = tomlkit.item(value)
+    return item
 
 
 def format_duration(value: timedelta) -> str:
@@ -127,6 +103,59 @@ def format_duration(value: timedelta) -> str:
         if count:
             parts.append(f"{count}{unit}")
     return " ".join(parts)
+
+
+# -- show ------------------------------------------------------------------------------------
+
+
+def show(cfg: Config) -> str:
+    """The effective config as TOML, with secrets redacted."""
+    data = cfg.model_dump(mode="python", by_alias=True, exclude={"path"})
+    doc = tomlkit.document()
+    doc.add(
+        tomlkit.comment(f"effective config of {cfg.path} (defaults filled in, secrets redacted)")
+    )
+    _add_tables(doc, _redact(data))
+    return doc.as_string().strip() + "\n"
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {
+            k: (REDACTED if is_secret_key(k) and v is not None else _redact(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value
+
+
+def _is_table(value: Any) -> bool:
+    return isinstance(value, Mapping)
+
+
+def _is_table_array(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, Mapping) for v in value)
+
+
+def _add_tables(into: Container | Table, table: Mapping[str, Any]) -> None:
+    """The values of ``table`` first, then its tables and arrays of tables."""
+    for name, value in table.items():
+        if value is None or _is_table(value) or _is_table_array(value):
+            continue
+        into.add(name, toml_item(value))
+    for name, value in table.items():
+        if _is_table(value):
+            sub = tomlkit.table()
+            _add_tables(sub, value)
+            into.add(name, sub)
+        elif _is_table_array(value):
+            entries = tomlkit.aot()
+            for item in value:
+                entry = tomlkit.table()
+                _add_tables(entry, item)
+                entries.append(entry)
+            into.add(name, entries)
 
 
 # -- init ------------------------------------------------------------------------------------
@@ -205,71 +234,59 @@ def _flag(answer: str) -> str:
 
 
 def starter_text(example: str, answers: Mapping[str, str | None]) -> str:
-    text = example
+    """The example config with the answers filled in and its tables after [smtp] (network,
+    delegate, audiences, routes...) commented out: examples to enable, not settings."""
+    doc = tomlkit.parse(example)
     for name, _prompt, table, key in QUESTIONS:
-        value = answers.get(name) or ""
-        if name == "addresses":
-            toml = _toml_value([a.strip() for a in value.split(",") if a.strip()])
-        elif name in ("start", "end"):
-            toml = _toml_date(name, value)
-        else:
-            toml = json.dumps(value, ensure_ascii=False)
-        text = _set_key(text, table, key, toml)
-    text = _set_key(text, "smtp", "username", json.dumps(answers.get("username") or ""))
+        _fill(doc, table, key, _answer(name, answers.get(name) or ""))
+    _fill(doc, "smtp", "username", answers.get("username") or "")
+    keys = list(doc)
+    whole = doc.as_string()
+    for key in keys[keys.index("smtp") + 1 :]:
+        doc.remove(key)
+    kept = doc.as_string()  # the text up to the end of [smtp]: removing the last tables
     header = (
         "# Written by `ooo config init`. Check it with `ooo check`; change it with "
         "`ooo config edit`.\n"
         "# The network, delegate, audience and route entries below are examples: remove the\n"
         "# leading '# ' of a block to use it.\n"
     )
-    return header + _comment_out_after(text, "smtp")
+    return header + kept + _commented(whole[len(kept) :])
 
 
-def _toml_date(name: str, value: str) -> str:
+def _answer(name: str, value: str) -> object:
+    if name == "addresses":
+        return [a.strip() for a in value.split(",") if a.strip()]
+    if name in ("start", "end"):
+        return _toml_date(name, value)
+    return value
+
+
+def _toml_date(name: str, value: str) -> date:
     text = value.strip().replace(" ", "T")
     try:
-        parsed: date = datetime.fromisoformat(text) if "T" in text else date.fromisoformat(text)
+        return datetime.fromisoformat(text) if "T" in text else date.fromisoformat(text)
     except ValueError as exc:
         raise UserError(
             f"--{name} {value!r}: expected a date (2026-12-20) or a date and time "
             "(2026-12-20T09:00)"
         ) from exc
-    return parsed.isoformat()
 
 
-def _set_key(text: str, table: str, key: str, toml_value: str) -> str:
-    """Replace ``key = ...`` in ``[table]`` (the first, uncommented one)."""
-    lines = text.splitlines(keepends=True)
-    current = None
-    header = re.compile(r"^\s*\[+\s*([^\]]+?)\s*\]+")
-    assignment = re.compile(r"^\s*" + re.escape(key) + r"\s*=")
-    for i, line in enumerate(lines):
-        m = header.match(line)
-        if m:
-            current = m.group(1)
-            continue
-        if current == table and assignment.match(line):
-            lines[i] = f"{key} = {toml_value}\n"
-            return "".join(lines)
-    raise UserError(f"config.example.toml has no {table}.{key} to fill in")
+def _fill(doc: tomlkit.TOMLDocument, table: str, key: str, value: object) -> None:
+    """Set ``key`` in the example's ``[table]``, keeping the comments around it."""
+    section = doc.get(table)
+    if not isinstance(section, Table) or key not in section:
+        raise UserError(f"config.example.toml has no {table}.{key} to fill in")
+    section[key] = toml_item(value)
 
 
-def _comment_out_after(text: str, table: str) -> str:
-    """Comment out every table after ``[table]``: examples to enable, not settings."""
-    lines = text.splitlines(keepends=True)
-    out: list[str] = []
-    state = "before"
-    for line in lines:
-        stripped = line.strip()
-        if stripped.startswith("["):
-            if stripped == f"[{table}]":
-                state = "in"
-            elif state == "in":
-                state = "after"
-        if state == "after" and stripped and not stripped.startswith("#"):
-            line = "# " + line
-        out.append(line)
-    return "".join(out)
+def _commented(text: str) -> str:
+    """Every line of ``text`` that is not already a comment or blank, as a comment."""
+    return "".join(
+        "# " + line if line.strip() and not line.lstrip().startswith("#") else line
+        for line in text.splitlines(keepends=True)
+    )
 
 
 # -- edit ------------------------------------------------------------------------------------
@@ -323,12 +340,7 @@ def edit(
 ) -> bool:
     """Edit the config on a copy; True when the file was replaced, False when unchanged.
     Raises UserError when the user gave up on an invalid edit (the file is untouched)."""
-    try:
-        original = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise UserError(
-            f"no config file at {path}", advice="create one with `ooo config init`"
-        ) from exc
+    original = _read(path)
     command = list(editor or editor_command())
     runner = run_editor or (lambda argv: subprocess.run(argv, check=False).returncode)
     mode = stat_mode(path)
@@ -367,7 +379,234 @@ def edit(
             tmp.unlink()
 
 
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise UserError(
+            f"no config file at {path}", advice="create one with `ooo config init`"
+        ) from exc
+
+
 def stat_mode(path: Path) -> int:
     import stat
 
     return stat.S_IMODE(path.stat().st_mode)
+
+
+# -- set -------------------------------------------------------------------------------------
+
+#: One step of a key: a name with optional indexes, ``network[0]``.
+_STEP = re.compile(r"([A-Za-z0-9_-]+)((?:\[\d+\])*)")
+
+KeyPath = list[str | int]
+"""``network[0].label`` as ``["network", 0, "label"]``."""
+
+#: What tomlkit hands out for a table: the document, a [table] or [[entry]], { inline }, or a
+#: table defined in more than one place.
+TableLike = (Container, Table, InlineTable, OutOfOrderTableProxy)
+
+
+def key_path(key: str) -> KeyPath:
+    path: KeyPath = []
+    for part in key.split("."):
+        m = _STEP.fullmatch(part)
+        if m is None:
+            raise UserError(
+                f"{key!r} is not a config key",
+                advice="write it as in the file, with dots between tables: away.end, "
+                "reply.external.cc_delegate, network[0].label",
+            )
+        path.append(m.group(1))
+        path += [int(i) for i in re.findall(r"\d+", m.group(2))]
+    return path
+
+
+def key_name(path: KeyPath) -> str:
+    """The inverse of :func:`key_path`."""
+    name = ""
+    for step in path:
+        name += f"[{step}]" if isinstance(step, int) else (f".{step}" if name else step)
+    return name
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``X | None`` → ``X``."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        return args[0] if len(args) == 1 else annotation
+    return annotation
+
+
+def check_key(path: KeyPath) -> None:
+    """A UserError naming the key unless the config has such a key: a typo is caught before
+    the file is read, with the nearest real key as a hint."""
+    kind: Any = Config
+    for i, step in enumerate(path):
+        here, name = key_name(path[:i]), key_name(path[: i + 1])
+        kind = _unwrap(kind)
+        if isinstance(step, int):
+            if get_origin(kind) is not list:
+                raise UserError(f"{here} is not a list, so there is no {name}")
+            kind = get_args(kind)[0]
+        elif get_origin(kind) is list:
+            raise UserError(
+                f"{here} is a list: name one entry, e.g. {here}[0].{step}",
+                advice=f"{here}[0] is the first [[{here}]] table in the file",
+            )
+        elif not (isinstance(kind, type) and issubclass(kind, BaseModel)):
+            raise UserError(f"{here} is a value, not a table, so there is no {name}")
+        else:
+            fields = {f.alias or n: f for n, f in kind.model_fields.items() if not f.exclude}
+            if step not in fields:
+                close = difflib.get_close_matches(step, fields, n=1)
+                where = f"[{here}]" if here else "the top level"
+                raise UserError(
+                    f"{name} is not a config key",
+                    advice=f"did you mean {key_name([*path[:i], close[0]])}?"
+                    if close
+                    else f"the keys of {where} are: {', '.join(fields)}",
+                )
+            kind = fields[step].annotation
+
+
+def set_value(path: Path, key: str, value: str) -> tuple[bool, str]:
+    """Set ``key`` to ``value`` (TOML where it parses as one value, else a string) in the
+    config file at ``path``, keeping every comment and the layout of the rest of the file.
+    The file is replaced atomically, mode kept, and only when the result is a valid config.
+    Returns whether the file changed, and the assignment as written."""
+    steps = key_path(key)
+    check_key(steps)
+    original = _read(path)
+    try:
+        doc = tomlkit.parse(original)
+    except TOMLKitError as exc:
+        loads(original, path)  # the loader's own message, with the line, if it agrees
+        raise UserError(
+            f"cannot read {path} to change it: {exc}", advice="fix it with `ooo config edit`"
+        ) from exc
+    item = parse_value(value)
+    item = tomlkit.string(value) if item is None else item
+    _assign(doc, steps, item)
+    text = doc.as_string()
+    assignment = f"{key_name(steps)} = {item.as_string()}"
+    if text == original:
+        return False, assignment
+    try:
+        loads(text, path)
+    except ConfigError as exc:
+        try:
+            loads(original, path)
+            what = f"with {assignment}, {path} would be invalid"
+        except ConfigError:
+            what = f"{path} is invalid, with or without {assignment}"
+        problems = exc.problems or [exc.message]
+        about_value = any(f"{key_name(steps)}:" in problem for problem in problems)
+        raise UserError(
+            f"not saved: {what}; it is unchanged",
+            problems=problems,
+            advice="VALUE is read as TOML where it is one value (true, 42, 2027-01-12, "
+            '["a@x", "b@y"], "text"), and as text otherwise'
+            if about_value
+            else "to change several keys at once, use `ooo config edit`",
+        ) from None
+    write_atomic(path, text, stat_mode(path))
+    return True, assignment
+
+
+def _assign(doc: tomlkit.TOMLDocument, steps: KeyPath, item: Item) -> None:
+    """Put ``item`` at ``steps`` in ``doc``, creating the tables on the way."""
+    here: Any = doc
+    for i, step in enumerate(steps[:-1]):
+        if isinstance(step, int):
+            here = _entry(here, step, steps[: i + 1])
+        elif step not in here:
+            if isinstance(steps[i + 1], int):
+                raise UserError(
+                    f"{key_name(steps[: i + 2])} does not exist: the file has no "
+                    f"[[{key_name(steps[: i + 1])}]]",
+                    advice="add entries with `ooo config edit`",
+                )
+            _put(here, step, tomlkit.table())
+            here = here[step]
+        else:
+            here = here[step]
+        if not isinstance(here, TableLike) and not isinstance(steps[i + 1], int):
+            raise UserError(f"{key_name(steps[: i + 1])} is not a table in the file")
+    last = steps[-1]
+    current = _entry(here, last, steps) if isinstance(last, int) else here.get(last)
+    if isinstance(current, AoT | Table):
+        name = key_name(steps)
+        raise UserError(
+            f"{name} is a table: set its keys one at a time",
+            advice=f"`ooo config set {name}.KEY VALUE`, or `ooo config edit`",
+        )
+    if isinstance(item, InlineTable) and isinstance(here, Container) and current is None:
+        table = tomlkit.table()  # a new top-level table is written as [name], not name = {...}
+        table.update(item.unwrap())
+        item = table
+    if isinstance(last, int):
+        here[last] = item
+    else:
+        _put(here, last, item)
+
+
+def _entry(here: Any, index: int, steps: KeyPath) -> Any:
+    """Entry ``index`` of the array (of tables) ``here``."""
+    count = len(here) if isinstance(here, AoT | Array) else 0
+    if index >= count:
+        entries = "entry" if count == 1 else "entries"
+        raise UserError(
+            f"{key_name(steps)} does not exist: the file has {count} "
+            f"{key_name(steps[:-1])} {entries}",
+            advice="add entries with `ooo config edit`",
+        )
+    return here[index]
+
+
+# Where a new key or table goes: after the last thing in its table, but before the blank line
+# and comment block that introduce the next table (which TOML counts as part of this one).
+
+
+def _put(here: Any, key: str, item: Item) -> None:
+    if not isinstance(here, Container | Table) or key in here:
+        here[key] = item
+        return
+    is_table = isinstance(item, Table)
+    preamble = _detach_preamble(_last_table(here) if is_table else here)
+    here[key] = item
+    owner = here[key] if is_table else here
+    for trivia in preamble:
+        owner.add(trivia)
+
+
+def _body(table: Container | Table) -> list[tuple[Any, Item]]:
+    return table.body if isinstance(table, Container) else table.value.body
+
+
+def _last_table(table: Container | Table) -> Container | Table:
+    """The table whose text comes last in ``table``: its last sub-table, or the last entry of
+    its last array of tables, and so on down."""
+    while True:
+        body = _body(table)
+        last = body[-1][1] if body else None
+        if isinstance(last, Table):
+            table = last
+        elif isinstance(last, AoT) and last.body:
+            table = last.body[-1]
+        else:
+            return table
+
+
+def _detach_preamble(table: Container | Table) -> list[Comment | Whitespace]:
+    """Remove and return what ends ``table`` after its content: a blank line and the comment
+    lines after it, which introduce whatever comes next in the file."""
+    body = _body(table)
+    start = len(body)
+    while start and body[start - 1][0] is None and isinstance(body[start - 1][1], Comment):
+        start -= 1
+    if not (start and body[start - 1][0] is None and isinstance(body[start - 1][1], Whitespace)):
+        return []
+    preamble = [item for _, item in body[start - 1 :] if isinstance(item, Comment | Whitespace)]
+    del body[start - 1 :]
+    return preamble

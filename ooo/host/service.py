@@ -251,3 +251,7 @@ def _daemon_pid(config: Path) -> int | None:
         return holder(state_dir(load(config)))
     except OooError:
         return None
+
+
+#: What ``ooo service ACTION`` can do, by name.
+ACTIONS = {"install": install, "uninstall": uninstall, "status": status}

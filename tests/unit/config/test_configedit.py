@@ -272,3 +272,246 @@ def test_config_show_of_the_example_reads_back_as_the_same_config(tmp_path: Path
     assert shown.model_dump(exclude={"path"}) == load(ROOT / "config.example.toml").model_dump(
         exclude={"path"}
     )
+
+
+# -- ooo config set --------------------------------------------------------------------------
+
+
+def example_copy(tmp_path: Path) -> Path:
+    """config.example.toml (comments, blank lines, [[network]] entries, an inline delegate) as
+    a private config file of its own."""
+    path = tmp_path / "conf" / "config.toml"
+    path.parent.mkdir()
+    path.write_text((ROOT / "config.example.toml").read_text())
+    path.chmod(0o600)
+    return path
+
+
+def changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
+    """The lines removed from ``before`` and the lines added in ``after``."""
+    import difflib
+
+    diff = list(difflib.ndiff(before.splitlines(), after.splitlines()))
+    return [d[2:] for d in diff if d.startswith("- ")], [d[2:] for d in diff if d.startswith("+ ")]
+
+
+def test_config_set_changes_one_line_and_keeps_every_comment(tmp_path: Path) -> None:
+    """`ooo config set away.end 2027-01-12` rewrites that one line: every comment, blank line
+    and the rest of the layout stay byte for byte; the file is replaced (new inode) with its
+    mode kept, and the command says a running daemon picks the change up."""
+    config = example_copy(tmp_path)
+    config.chmod(0o640)
+    before, inode = config.read_text(), config.stat().st_ino
+    done = ooo("config", "set", "away.end", "2027-01-12", "-c", str(config))
+    assert done.returncode == 0, done.stderr
+    assert f"set away.end = 2027-01-12 in {config}" in done.stdout
+    assert "picks the change up by itself" in done.stdout
+    after = config.read_text()
+    assert after == before.replace("end = 2027-01-05T09:00:00\n", "end = 2027-01-12\n", 1)
+    assert load(config).away.end.isoformat() == "2027-01-12T00:00:00+01:00"
+    assert config.stat().st_ino != inode
+    assert oct(config.stat().st_mode & 0o777) == oct(0o640)
+    assert sorted(p.name for p in config.parent.iterdir()) == ["config.toml"]
+
+
+def test_config_set_reads_the_value_as_toml_else_as_text(tmp_path: Path) -> None:
+    """An array, a boolean and a number are TOML values; words that are not TOML are a string;
+    a trailing comment on the line survives."""
+    from ooo.config.edit import set_value
+
+    config = make_config(tmp_path)
+    config.write_text(config.read_text().replace("port = 1143", "port = 1143  # a test port"))
+    set_value(config, "owner.addresses", '["a@corp.example", "b@corp.example"]')
+    set_value(config, "mailbox.port", "1993")
+    set_value(config, "owner.timezone", "Europe/Lisbon")
+    set_value(config, "away.reply_interval", "3d")
+    changed, said = set_value(config, "reply.share_subject", "true")
+    assert changed and said == "reply.share_subject = true"
+    cfg = load(config)
+    assert cfg.owner.addresses == ["a@corp.example", "b@corp.example"]
+    assert cfg.mailbox.port == 1993 and cfg.owner.timezone == "Europe/Lisbon"
+    assert cfg.away.reply_interval.days == 3 and cfg.reply.share_subject is True
+    assert "port = 1993  # a test port\n" in config.read_text()
+
+
+def test_config_set_refuses_an_invalid_value_and_leaves_the_file_alone(tmp_path: Path) -> None:
+    """A value the config rejects exits 2 with the loader's own message (file, line, key) and
+    a hint about how VALUE is read; the file keeps its bytes and its inode."""
+    config = example_copy(tmp_path)
+    before, inode = config.read_text(), config.stat().st_ino
+    done = ooo("config", "set", "away.end", "next week", "-c", str(config))
+    assert done.returncode == 2
+    assert "not saved" in done.stderr and "unchanged" in done.stderr
+    assert f"{config}:22: away.end:" in done.stderr
+    assert "VALUE is read as TOML" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert config.read_text() == before and config.stat().st_ino == inode
+    assert sorted(p.name for p in config.parent.iterdir()) == ["config.toml"]
+
+
+def test_config_set_names_a_key_the_config_does_not_have(tmp_path: Path) -> None:
+    """A typo in the key is an error naming it, with the nearest real key; nothing written."""
+    config = example_copy(tmp_path)
+    before = config.read_text()
+    done = ooo("config", "set", "reply.external.cc_delegat", "true", "-c", str(config))
+    assert done.returncode == 2
+    assert "error: reply.external.cc_delegat is not a config key" in done.stderr
+    assert "did you mean reply.external.cc_delegate?" in done.stderr
+    assert config.read_text() == before
+
+
+def test_config_set_creates_a_table_that_does_not_exist_yet(tmp_path: Path) -> None:
+    """Setting a key of a missing table adds the table ([reply.external], with no empty
+    [reply] above it) at the end, and a new top-level table given as an inline table is
+    written as a [table]."""
+    from ooo.config.edit import set_value
+
+    config = make_config(tmp_path)
+    set_value(config, "delegate", '{ name = "Carol Jones", email = "carol@example.com" }')
+    set_value(config, "reply.external.cc_delegate", "true")
+    text = config.read_text()
+    assert text.endswith(
+        '\n[delegate]\nname = "Carol Jones"\nemail = "carol@example.com"\n\n'
+        "[reply.external]\ncc_delegate = true\n"
+    )
+    assert "[reply]" not in text
+    cfg = load(config)
+    assert cfg.reply.external.cc_delegate and cfg.delegate and cfg.delegate.name == "Carol Jones"
+
+
+def test_config_set_puts_a_new_table_before_the_next_tables_comments(tmp_path: Path) -> None:
+    """In the example, the comment block above [[route]] belongs, for TOML, to [reply.vip]:
+    a new [reply.internal] goes after [reply.vip]'s keys, and that comment block stays right
+    above [[route]]."""
+    from ooo.config.edit import set_value
+
+    config = example_copy(tmp_path)
+    before = config.read_text()
+    set_value(config, "reply.internal.cc_delegate", "true")
+    after = config.read_text()
+    removed, added = changed_lines(before, after)
+    assert removed == [] and added == ["[reply.internal]", "cc_delegate = true", ""]
+    assert (
+        "[reply.vip]\ncc_delegate = true\n\n[reply.internal]\ncc_delegate = true\n\n# Routes"
+        in after
+    )
+
+
+def test_config_set_addresses_an_array_of_tables_entry(tmp_path: Path) -> None:
+    """`network[0].label` sets the first [[network]] entry's label (after its commented-out
+    default); `network[1].audience` goes into the second entry, above the comment that
+    introduces [delegate]; the entries' other keys are untouched."""
+    from ooo.config.edit import set_value
+
+    config = example_copy(tmp_path)
+    before = config.read_text()
+    done = ooo("config", "set", "network[0].label", "Ask me on Mastodon", "-c", str(config))
+    assert done.returncode == 0, done.stderr
+    set_value(config, "network[1].audience", "all")
+    set_value(config, "route[0].delegate.name", "Dan Finance")
+    after = config.read_text()
+    assert changed_lines(before, after) == (
+        ['delegate = { name = "Dave Finance", email = "dave@example.com" }'],
+        [
+            'label = "Ask me on Mastodon"',
+            'audience = "all"',
+            'delegate = { name = "Dan Finance", email = "dave@example.com" }',
+        ],
+    )
+    assert 'slack/teams/matrix/discourse\naudience = "all"\n\n# Who to contact' in after
+    cfg = load(config)
+    assert cfg.network[0].label == "Ask me on Mastodon" and cfg.network[1].audience == "all"
+    assert cfg.route[0].delegate is not None and cfg.route[0].delegate.name == "Dan Finance"
+
+
+def test_config_set_refuses_what_it_cannot_address(tmp_path: Path) -> None:
+    """An entry the file does not have, a list without an index, and a whole table are
+    errors that say what to write instead; the file is untouched."""
+    from ooo.config.edit import set_value
+    from ooo.errors import UserError
+
+    config = example_copy(tmp_path)
+    before = config.read_text()
+    cases = {
+        ("network[2].label", "x"): "network[2] does not exist: the file has 2 network entries",
+        ("network.label", "x"): "network is a list: name one entry, e.g. network[0].label",
+        ("delegate", '{ name = "X", email = "x@example.com" }'): "delegate is a table",
+        ("network[0]", '{ kind = "custom" }'): "network[0] is a table",
+        ("owner.name.first", "x"): "owner.name is a value, not a table",
+        ("away..end", "x"): "'away..end' is not a config key",
+    }
+    for (key, value), message in cases.items():
+        try:
+            set_value(config, key, value)
+        except UserError as exc:
+            assert message in exc.message, (key, exc.message)
+        else:
+            raise AssertionError(f"{key} was accepted")
+    assert config.read_text() == before
+
+
+def test_config_set_value_parsing() -> None:
+    """One TOML value parses to its type; text that is not exactly one value does not."""
+    from ooo.config.edit import parse_value
+
+    def parsed(text: str) -> object:
+        item = parse_value(text)
+        return None if item is None else item.unwrap()
+
+    assert parsed("true") is True and parsed("42") == 42
+    assert parsed('["a@x", "b@y"]') == ["a@x", "b@y"]
+    assert str(parsed("2027-01-12")) == "2027-01-12"
+    assert parsed('{ name = "C" }') == {"name": "C"}
+    for text in ("Europe/Berlin", "7d", "next week", "1\n[owner]", ""):
+        assert parsed(text) is None, text
+    # TOML 1.1's minutes-only time is written with seconds, which every reader takes.
+    item = parse_value("2027-01-05T09:00")
+    assert item is not None and item.as_string() == "2027-01-05T09:00:00"
+
+
+def test_config_init_changes_only_the_answers_in_the_example(tmp_path: Path) -> None:
+    """The starter config is the example, line for line: a header, the answered keys
+    rewritten in place, and every line after [smtp] commented out; nothing else moves."""
+    from ooo.config.edit import starter_text
+
+    example = (ROOT / "config.example.toml").read_text()
+    answers = {
+        "name": "Ana Away",
+        "addresses": "ana@corp.example, a@corp.example",
+        "timezone": "Europe/Lisbon",
+        "start": "2027-07-01",
+        "end": "2027-07-20T09:00",
+        "imap_host": "imap.corp.example",
+        "username": "ana",
+        "smtp_host": "smtp.corp.example",
+    }
+    text = starter_text(example, answers)
+    lines, original = text.splitlines(), example.splitlines()
+    assert all(line.startswith("# ") for line in lines[:3])
+    body = lines[3:]
+    assert len(body) == len(original)
+    smtp_end = original.index("[[network]]")
+    changed = [(o, n) for o, n in zip(original[:smtp_end], body[:smtp_end], strict=True) if o != n]
+    assert [n for _, n in changed] == [
+        'name = "Ana Away"',
+        'addresses = ["ana@corp.example", "a@corp.example"]',
+        'timezone = "Europe/Lisbon"',
+        "start = 2027-07-01",
+        "end = 2027-07-20T09:00:00",
+        'host = "imap.corp.example"',
+        'username = "ana"',
+        'host = "smtp.corp.example"',
+        'username = "ana"',
+    ]
+    for o, n in zip(original[smtp_end:], body[smtp_end:], strict=True):
+        assert n == (o if not o.strip() or o.startswith("#") else "# " + o)
+
+
+def test_config_set_on_a_file_that_is_not_toml_says_where(tmp_path: Path) -> None:
+    """A file that does not parse is reported like `ooo check` reports it, and left alone."""
+    config = make_config(tmp_path)
+    config.write_text("[owner\n")
+    done = ooo("config", "set", "owner.name", "Bob", "-c", str(config))
+    assert done.returncode == 2
+    assert f"{config} is not valid TOML" in done.stderr and "line 1" in done.stderr
+    assert config.read_text() == "[owner\n"

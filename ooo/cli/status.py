@@ -1,0 +1,112 @@
+"""``ooo status``: what the responder is doing and has done. The command gathers the facts
+from the config, the store and the state lock; :mod:`ooo.core.status` says them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ooo.cli.common import SubParsers, add_command, load_config
+from ooo.errors import ConfigError, UserError
+
+if TYPE_CHECKING:
+    from ooo.config import Config
+    from ooo.core.status import StatusFacts
+    from ooo.store import Store
+
+
+def register(sub: SubParsers, common: argparse.ArgumentParser) -> None:
+    add_command(sub, common, "status", cmd_status, help="what the responder is doing and has done")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from ooo.app import open_store, state_db
+    from ooo.core.status import status_lines
+
+    try:
+        cfg = load_config(args)
+    except ConfigError as exc:
+        return _status_of_invalid_config(args, exc)
+    if not state_db(cfg).exists():
+        print(f"no state yet in {state_db(cfg).parent}: ooo has not run with this config")
+        return 0
+    with open_store(cfg) as store:
+        facts = gather(cfg, store)
+    for line in status_lines(facts):
+        print(line)
+    return 0
+
+
+def gather(cfg: Config, store: Store) -> StatusFacts:
+    """The facts ``ooo status`` shows, from the config, the store and the state lock."""
+    from ooo import mailbox as mailboxes
+    from ooo.app import state_dir
+    from ooo.core.status import ReplyProblem, StatusFacts
+    from ooo.host.lock import holder
+
+    cursor, epoch = store.cursor(mailboxes.mailbox_id(cfg.mailbox))
+    return StatusFacts(
+        now=datetime.now(UTC),
+        window_start=cfg.away.start,
+        window_end=cfg.away.end,
+        timezone=cfg.owner.tz,
+        status=store.status(),
+        pid=holder(state_dir(cfg)),
+        cursor=cursor,
+        epoch=epoch,
+        counts=store.counts_by_reason(),
+        reply_states=store.counts_by_reply_state(),
+        uncertain=[
+            ReplyProblem(r.recipient, r.subject, r.last_error) for r in store.replies("uncertain")
+        ],
+        failed=[
+            ReplyProblem(r.recipient, r.subject, r.last_error) for r in store.replies("failed")
+        ],
+    )
+
+
+def _status_of_invalid_config(args: argparse.Namespace, exc: UserError) -> int:
+    """`ooo status` while the config file is broken: say so, then what the daemon is doing
+    (it keeps running on its last good config), found through [state] dir read leniently."""
+    from ooo.app import STATE_DB
+    from ooo.config import resolve_path
+    from ooo.core.status import fallback_lines
+    from ooo.host.lock import holder
+    from ooo.store import Store
+
+    path = resolve_path(args.config)
+    if not path.exists():
+        raise exc
+    print(exc.render(), file=sys.stderr)
+    directory = _lenient_state_dir(path)
+    db = directory / STATE_DB
+    if not db.exists():
+        return 2
+    pid = holder(directory)
+    with Store(db) as store:
+        status = store.status()
+    for line in fallback_lines(directory, pid, status):
+        print(line)
+    return 2
+
+
+def _lenient_state_dir(path: Path) -> Path:
+    """[state] dir from a config that does not validate (or parse), else the default."""
+    import re
+    import tomllib
+
+    text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+    found: object = None
+    try:
+        found = tomllib.loads(text).get("state", {}).get("dir")
+    except tomllib.TOMLDecodeError:
+        m = re.search(r'^\s*\[state\][^\[]*?^\s*dir\s*=\s*"([^"]*)"', text, re.M | re.S)
+        found = m.group(1) if m else None
+    if isinstance(found, str) and found:
+        return Path(found).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("ooo"))
