@@ -4,31 +4,16 @@ reads the reply from the sender's own mailbox over IMAP."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 from collections.abc import Callable
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
+from tests.support.helpers import read
 from tests.support.mailstack import MailStack, User
-from tests.support.responder import Responder, inquiry, wait_for
+from tests.support.responder import Responder, inquiry, settle, wait_for
 
 pytestmark = pytest.mark.servers
-
-
-def read(raw: bytes) -> EmailMessage:
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
-    assert isinstance(msg, EmailMessage)
-    return msg
-
-
-def settle(stack: MailStack, responder: Responder) -> None:
-    """Wait until every reply the daemon sent has left Postfix's queue (delivered), so that
-    counting a mailbox afterwards counts everything that will ever arrive."""
-    responder.wait_all_sent()
-    wait_for(stack.queue_empty, 30, "Postfix's queue to empty")
 
 
 @pytest.fixture

@@ -32,9 +32,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from ooo.core.refs import find_refs
-from tests.servers.test_e2e import read, settle
+from tests.support.helpers import read
 from tests.support.mailstack import MailStack, User
-from tests.support.responder import Responder, inquiry
+from tests.support.responder import Responder, inquiry, settle
 
 pytestmark = pytest.mark.servers
 

@@ -1,7 +1,8 @@
 """Hostile and broken mail through the real stack to a running daemon: the committed corpus
-(tests/corpus/) plus generated giants (a 30 MB attachment, a 100,000-character subject, 5,000
-recipients, message/rfc822 nested twenty levels deep). The daemon stays up, records every
-message, its memory stays bounded, and no reply it sends carries an injected header line."""
+(tests/support/corpus/) plus generated giants (a 30 MB attachment, a 100,000-character
+subject, 5,000 recipients, message/rfc822 nested twenty levels deep). The daemon stays up,
+records every message, its memory stays bounded, and no reply it sends carries an injected
+header line."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.support import hostile
+from tests.support.hostile import check_reply
 from tests.support.mailstack import MailStack, User
 from tests.support.responder import Responder, wait_for
-from tests.unit.core.fuzz_parse import check_reply
 
 pytestmark = pytest.mark.servers
 

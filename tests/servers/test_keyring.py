@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.configs import make_config
 from tests.support.mailstack import MailStack, User
 from tests.support.responder import ROOT, Responder, inquiry, wait_for
-from tests.unit.config.test_configedit import make_config
 
 FAIL_BACKEND = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
 

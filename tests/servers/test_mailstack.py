@@ -26,7 +26,7 @@ import imapclient
 import pytest
 
 from tests.support import ROOT as SUPPORT_ROOT
-from tests.support.mailstack import MailStack, User
+from tests.support.mailstack import MailStack, User, render_template
 
 pytestmark = pytest.mark.servers
 
@@ -385,3 +385,26 @@ def test_daemons_die_with_their_owner(tmp_path: Path) -> None:
         assert proc.stdout is not None
         proc.stdout.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_config_template_and_its_values_must_match() -> None:
+    """A ${ooo_...} placeholder without a value, or a value without a placeholder, is an error
+    naming the template and both, never a config with a hole in it."""
+    with pytest.raises(
+        ValueError,
+        match=r"master\.cf\.in: placeholders without a value: \$\{ooo_submission_port\}; "
+        r"values without a placeholder: \$\{ooo_bogus\}",
+    ):
+        render_template("master.cf", smtp_port=1, bogus=2)
+
+
+def test_the_servers_own_dollars_pass_through_the_templates(mail_stack: MailStack) -> None:
+    """Postfix's ``$myhostname`` and Dovecot's ``$mail_plugins`` reach the running servers'
+    configs as written, and no placeholder is left in any of them."""
+    main_cf = (mail_stack.root / "postfix" / "etc" / "main.cf").read_text()
+    master_cf = (mail_stack.root / "postfix" / "etc" / "master.cf").read_text()
+    dovecot_conf = (mail_stack.root / "dovecot" / "dovecot.conf").read_text()
+    assert "\nmyorigin = $myhostname\n" in main_cf
+    assert "\n  mail_plugins = $mail_plugins sieve\n" in dovecot_conf
+    assert f"\n127.0.0.1:{mail_stack.submission_port} inet n - n - - smtpd\n" in master_cf
+    assert "${ooo_" not in main_cf + master_cf + dovecot_conf

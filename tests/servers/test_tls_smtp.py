@@ -1,6 +1,7 @@
-"""TLS on the SMTP side, as tests/mailbox/test_imap.py proves it for IMAP: a server with a
+"""TLS on the SMTP side, as tests/servers/test_imap.py proves it for IMAP: a server with a
 certificate from an unknown CA is refused with a message naming smtp.ca_file, and works once
-ca_file names the CA. The TLS front and the throwaway CA are the IMAP tests' own."""
+ca_file names the CA. The TLS front and the throwaway CA are the IMAP tests' own
+(tests/support/tls.py, the ``certificates`` fixture of tests/servers/conftest.py)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,15 @@ import pytest
 
 from ooo.transport.base import TransportUnavailable
 from ooo.transport.smtp import SmtpTransport
-from tests.servers.test_imap import Certificates, TlsProxy, certificates  # noqa: F401 - fixture
 from tests.support.mailstack import MailStack, User
 from tests.support.responder import inquiry
+from tests.support.tls import Certificates, TlsProxy
 
 pytestmark = pytest.mark.servers
 
 
 @pytest.fixture
-def smtps_proxy(mail_stack: MailStack, certificates: Certificates) -> Iterator[TlsProxy]:  # noqa: F811
+def smtps_proxy(mail_stack: MailStack, certificates: Certificates) -> Iterator[TlsProxy]:
     proxy = TlsProxy(mail_stack.submission_port, certificates)
     yield proxy
     proxy.close()
@@ -53,7 +54,7 @@ def test_smtp_with_the_right_ca_file_sends(
     mail_stack: MailStack,
     mail_user: Callable[[str], User],
     smtps_proxy: TlsProxy,
-    certificates: Certificates,  # noqa: F811
+    certificates: Certificates,
 ) -> None:
     """With smtp.ca_file naming the CA, the same server is trusted and the mail arrives."""
     bob, alice = mail_user("bob"), mail_user("alice")

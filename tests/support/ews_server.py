@@ -194,6 +194,11 @@ class EwsServer:
         self.stream_seconds = stream_seconds
         self.requests: list[Request] = []
         self.streaming_enabled = True
+        self.refused_recipients: set[str] = set()
+        """Addresses CreateItem refuses (ErrorInvalidRecipients) in a message to be sent, as
+        Exchange does for a recipient it cannot resolve: that message is neither sent nor
+        saved."""
+        self._stopped_stream_seconds: float | None = None
         self.oof: dict[str, str] = {"state": "Disabled", "external_audience": "All"}
         self._lock = threading.Condition()
         self._seq = itertools.count(1)
@@ -214,9 +219,13 @@ class EwsServer:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def start(self) -> EwsServer:
+    def start(self, port: int = 0) -> EwsServer:
+        """Serve on ``port`` (0: a free one). ``start(old_port)`` after stop() is the same
+        server back from an outage: same mailbox, same url."""
+        if self._stopped_stream_seconds is not None:
+            self.stream_seconds, self._stopped_stream_seconds = self._stopped_stream_seconds, None
         handler = type("Handler", (_Handler,), {"ews": self})
-        self._httpd = _Server(("127.0.0.1", 0), handler)
+        self._httpd = _Server(("127.0.0.1", port), handler)
         self._httpd.tls = self._tls
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -225,8 +234,10 @@ class EwsServer:
         return self
 
     def stop(self) -> None:
+        """Stop serving and cut every open connection (streams end at once)."""
         if self._httpd is not None:
             with self._lock:
+                self._stopped_stream_seconds = self.stream_seconds
                 self.stream_seconds = 0
                 self._lock.notify_all()
             self._httpd.shutdown()
@@ -583,6 +594,16 @@ class EwsServer:
             return _envelope("CreateItem", [_error(exc.code, exc.message)])
         parts = []
         for elem in req.findall("m:CreateItem/m:Items/t:Message"):
+            recipients = {
+                a.text
+                for kind in ("To", "Cc", "Bcc")
+                for a in elem.findall(f"t:{kind}Recipients/t:Mailbox/t:EmailAddress", NS)
+            }
+            if disposition != "SaveOnly" and recipients & self.refused_recipients:
+                parts.append(
+                    _error("ErrorInvalidRecipients", "One or more recipients are invalid.")
+                )
+                continue
             item = self._create_from_xml(elem, target)
             if disposition == "SaveOnly":
                 parts.append(

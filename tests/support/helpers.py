@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 from ooo.core.compose import ReplySettings
@@ -97,3 +100,10 @@ def make_engine(
     mailbox.open()
     engine = Engine(settings(), mailbox, transport, store, Renderer(), clock, **kwargs)  # type: ignore[arg-type]
     return engine, mailbox, transport, store, clock
+
+
+def read(raw: bytes) -> EmailMessage:
+    """``raw`` parsed as a modern EmailMessage (headers decoded, ``get_body`` available)."""
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    return msg

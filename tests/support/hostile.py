@@ -1,10 +1,18 @@
 """Builders for the hostile messages too big to commit: generated at run time, byte-exact and
-deterministic. The small ones are files in ``tests/corpus/``."""
+deterministic. The small ones are files in ``tests/support/corpus/``.
+
+Also the checks that nothing from a hostile message reached a header of what ooo sends
+(`check_reply`), shared by the fuzzer (tests/unit/core/fuzz_parse.py) and the real-server test
+(tests/servers/test_hostile.py)."""
 
 from __future__ import annotations
 
 import base64
+import email
+import email.policy
+import re
 
+from ooo.core.parse import message_id
 from tests.support import CORPUS as SUPPORT_CORPUS
 
 CORPUS = SUPPORT_CORPUS
@@ -76,3 +84,66 @@ def corpus() -> dict[str, bytes]:
 def addressed(raw: bytes, sender: str, owner: str) -> bytes:
     """A corpus message with its placeholders replaced."""
     return raw.replace(CORPUS_SENDER, sender.encode()).replace(CORPUS_OWNER, owner.encode())
+
+
+# -- what an outgoing message may hold ----------------------------------------------------------
+
+#: What compose_reply writes (Cc only with the delegate copied). Anything else is an injection.
+REPLY_HEADERS = {
+    "from",
+    "to",
+    "subject",
+    "date",
+    "message-id",
+    "in-reply-to",
+    "references",
+    "auto-submitted",
+    "x-auto-response-suppress",
+    "x-loop",
+    "mime-version",
+    "content-type",
+    "cc",
+}
+#: What compose_forward writes.
+FORWARD_HEADERS = (REPLY_HEADERS - {"in-reply-to", "cc"}) | {"reply-to"}
+_HEADER_LINE = re.compile(rb"^[A-Za-z0-9-]+:( |$)")  # the value may start folded
+
+
+def one_line(value: str) -> bool:
+    """No CR, LF or NUL in ``value``."""
+    return not any(c in value for c in "\r\n\x00")
+
+
+def check_reply(raw: bytes, allowed: set[str] = REPLY_HEADERS) -> None:
+    """Assert that the header block of an outgoing message holds only well-formed lines of the
+    ``allowed`` fields, none twice, with valid message ids, and that its address, subject and
+    thread fields read back as one line each."""
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    names = []
+    for line in head.split(b"\r\n"):
+        assert b"\r" not in line and b"\n" not in line and b"\x00" not in line, line
+        if line[:1] in (b" ", b"\t"):
+            continue  # a folded continuation of the header above
+        assert _HEADER_LINE.match(line), f"not a header line: {line!r}"
+        names.append(line.split(b":", 1)[0].decode().lower())
+    assert set(names) <= allowed, set(names) - allowed
+    assert len(names) == len(set(names)), names  # nothing doubled
+    check_ids(head)
+    back = email.message_from_bytes(raw, policy=email.policy.default)
+    for name in ("From", "To", "Subject", "In-Reply-To", "References"):
+        value = back[name]
+        if value is not None:
+            # (Address syntax defects, e.g. "mallor.@example.net", are the sender's problem:
+            # the server refuses such a recipient for good. Only injection matters here.)
+            assert one_line(str(value)), (name, str(value))
+
+
+def check_ids(head: bytes) -> None:
+    """Every token of the raw In-Reply-To / References / Message-ID lines is a valid id."""
+    unfolded = re.sub(rb"\r\n[ \t]", b" ", head)
+    for line in unfolded.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.lower() in (b"in-reply-to", b"references", b"message-id"):
+            tokens = value.decode("ascii").split()
+            assert tokens, line
+            assert all(message_id(t) == t for t in tokens), line

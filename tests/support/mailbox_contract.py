@@ -1,8 +1,8 @@
 """The contract every mailbox backend passes: one test class, subclassed once per backend.
 
 ``MailboxContract`` has no ``Test`` prefix, so pytest collects it only through a subclass
-(``tests/mailbox/test_memory.py``, ``tests/mailbox/test_imap.py``). A subclass provides these
-fixtures:
+(``tests/unit/mailbox/test_memory.py``, ``tests/servers/test_imap.py`` against the real Dovecot,
+``tests/unit/mailbox/test_ews.py``). A subclass provides these fixtures:
 
 ``mailbox``
     An opened :class:`~ooo.mailbox.base.Mailbox` watching an empty folder.

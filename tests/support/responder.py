@@ -199,3 +199,10 @@ dir = "{self.state}"
             timeout,
             f"the outbox to drain ({self.reply_states()})",
         )
+
+
+def settle(stack: MailStack, responder: Responder) -> None:
+    """Wait until every reply the daemon sent has left Postfix's queue (delivered), so that
+    counting a mailbox afterwards counts everything that will ever arrive."""
+    responder.wait_all_sent()
+    wait_for(stack.queue_empty, 30, "Postfix's queue to empty")

@@ -11,29 +11,10 @@ from ooo.config import load, loads, parse_duration
 from ooo.errors import ConfigError
 from tests.support import ROOT as SUPPORT_ROOT
 
+# moved to tests/support/configs.py; kept for importers outside this change
+from tests.support.configs import GOOD
+
 ROOT = SUPPORT_ROOT
-GOOD = """
-[owner]
-name = "Bob Example"
-addresses = ["Bob@Example.com"]
-timezone = "Europe/Berlin"
-
-[away]
-start = 2026-12-20T00:00:00
-end = 2027-01-05T09:00:00
-
-[mailbox]
-host = "127.0.0.1"
-port = 1143
-security = "plain"
-username = "bob"
-password_command = "printf secret"
-
-[smtp]
-host = "127.0.0.1"
-port = 1587
-security = "plain"
-"""
 
 
 def problems(text: str) -> list[str]:

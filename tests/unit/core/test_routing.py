@@ -9,54 +9,30 @@ import email.policy
 import re
 from datetime import timedelta
 from email.message import EmailMessage
-from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 
 from ooo.config import Config, loads
-from ooo.core.compose import ReplySettings, compose_forward, compose_reply
+from ooo.core.compose import compose_reply
 from ooo.core.parse import Inbound, parse
-from ooo.core.policy import Decision, Owner, Reason, decide
+from ooo.core.policy import Owner, Reason, decide
 from ooo.core.routing import Routing, route
 from ooo.errors import ConfigError
 from ooo.templating import Renderer
 from tests.support.helpers import ALIAS, END, INSIDE, OWNER, START, raw_message
+from tests.support.routing import (
+    BASE,
+    CAROL,
+    PATH,
+    REF,
+    config,
+    decision_for,
+    forward_of,
+    reply_settings,
+)
 
-PATH = Path("/etc/ooo.toml")
-REF = "OOO-7K3Q9M"
 RENDERER = Renderer()
-
-# The owner is bob@example.com, with the alias b.example@example.com.
-BASE = """
-[owner]
-name = "Bob Example"
-addresses = ["Bob@Example.com", "B.Example@example.com"]
-timezone = "Europe/Berlin"
-
-[away]
-start = 2026-12-20T00:00:00
-end = 2027-01-05T09:00:00
-
-[mailbox]
-host = "127.0.0.1"
-port = 1143
-security = "plain"
-username = "bob"
-password_command = "printf secret"
-
-[smtp]
-host = "127.0.0.1"
-port = 1587
-security = "plain"
-"""
-
-CAROL = """
-[delegate]
-name = "Carol Jones"
-email = "carol@example.com"
-handle = "@carol@hachyderm.io"
-"""
 
 NETWORK = """
 [[network]]
@@ -102,10 +78,6 @@ PUBLIC_LINKS = ("https://hachyderm.io/@bob", "https://bsky.app/profile/bob.bsky.
                 "https://x.com/bobexample")  # fmt: skip
 
 
-def config(*sections: str) -> Config:
-    return loads(BASE + "".join(sections), PATH)
-
-
 def problems(*sections: str) -> list[str]:
     text = BASE + "".join(sections)
     with pytest.raises(ConfigError) as err:
@@ -127,31 +99,6 @@ def routed(cfg: Config, known: frozenset[str] = frozenset(), **kwargs: str) -> R
     msg = inbound(**kwargs)
     assert msg.sender is not None
     return route(msg, msg.sender, cfg, known)
-
-
-def decision_for(msg: Inbound) -> Decision:
-    d = decide(
-        msg,
-        Owner((OWNER, ALIAS)),
-        window_start=START,
-        window_end=END,
-        last_reply_at=None,
-        interval=timedelta(days=7),
-        now=INSIDE,
-    )
-    assert d.reply, d
-    return d
-
-
-def reply_settings(cfg: Config) -> ReplySettings:
-    return ReplySettings(
-        cfg.owner.name,
-        cfg.owner.tz,
-        cfg.away.start,
-        cfg.away.end,
-        cfg.away.subject_prefix,
-        share_subject=cfg.reply.share_subject,
-    )
 
 
 def reply_to(cfg: Config, **kwargs: str) -> EmailMessage:
@@ -650,28 +597,6 @@ def test_without_cc_delegate_nobody_is_copied() -> None:
     reply = reply_to(config(ROUTES))
     assert reply["Cc"] is None
     assert "carol@example.com" in parts(reply)["plain"]
-
-
-FORWARD = CAROL + "\n[reply.external]\nforward_to_delegate = true\n"
-
-
-def forward_of(raw: bytes, original: bytes | None = None) -> tuple[bytes, Decision, Routing]:
-    msg = parse("1", *raw.split(b"\r\n\r\n", 1), received_at=INSIDE)
-    decision = decision_for(msg)
-    assert decision.recipient is not None
-    routing = route(msg, decision.recipient, config(FORWARD))
-    assert routing.forward_to_delegate
-    fwd = compose_forward(
-        msg,
-        raw if original is None else original,
-        decision,
-        reply_settings(config(FORWARD)),
-        routing,
-        ref=REF,
-        message_id="<f@example.com>",
-        now=INSIDE,
-    )
-    return fwd.as_bytes(), decision, routing
 
 
 def test_forward_to_the_delegate() -> None:

@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from ooo import daemon as daemon_module
-from ooo.config import Config, loads
 from ooo.daemon import Daemon
 from ooo.mailbox.memory import MemoryMailbox
 from ooo.store import Store
 from ooo.transport.memory import MemoryTransport
+from tests.support.configs import GOOD_END, GOOD_START, daemon_config
 from tests.support.helpers import Clock, raw_message, tracked
 from tests.support.responder import wait_for
-from tests.unit.config.test_config import GOOD
-
-START = datetime(2026, 12, 19, 23, 0, tzinfo=UTC)  # 2026-12-20T00:00 in Berlin
-END = datetime(2027, 1, 5, 8, 0, tzinfo=UTC)
-
-
-def config(tmp_path: Path) -> Config:
-    text = GOOD.replace(
-        'password_command = "printf secret"',
-        'password_command = "printf secret"\nidle_refresh = "1s"',
-    )
-    return loads(text + f'\n[state]\ndir = "{tmp_path}"\n', tmp_path / "c.toml")
 
 
 def test_before_the_window_once_does_nothing(
@@ -35,12 +23,12 @@ def test_before_the_window_once_does_nothing(
 ) -> None:
     """Armed: before away.start, --once reads nothing and says when it will start."""
     mailbox = MemoryMailbox()
-    mailbox.deliver(raw_message(), START - timedelta(hours=2))
+    mailbox.deliver(raw_message(), GOOD_START - timedelta(hours=2))
     store = tracked(Store(tmp_path / "state.db"))
     d = Daemon(
-        config(tmp_path),
+        daemon_config(tmp_path),
         once=True,
-        clock=Clock(START - timedelta(hours=1)),
+        clock=Clock(GOOD_START - timedelta(hours=1)),
         mailbox=mailbox,
         transport=MemoryTransport(),
         store=store,
@@ -56,12 +44,12 @@ def test_after_the_window_it_stops_and_points_to_the_report(
 ) -> None:
     """After away.end no new mail is answered; the log points to `ooo report`."""
     mailbox = MemoryMailbox()
-    mailbox.deliver(raw_message(), END + timedelta(minutes=1))
+    mailbox.deliver(raw_message(), GOOD_END + timedelta(minutes=1))
     transport = MemoryTransport()
     store = tracked(Store(tmp_path / "state.db"))
     d = Daemon(
-        config(tmp_path),
-        clock=Clock(END + timedelta(hours=1)),
+        daemon_config(tmp_path),
+        clock=Clock(GOOD_END + timedelta(hours=1)),
         mailbox=mailbox,
         transport=transport,
         store=store,
@@ -82,9 +70,9 @@ def test_reconnects_with_backoff_and_then_answers(
     mailbox.available = False
     transport = MemoryTransport()
     store_path = tmp_path / "state.db"
-    clock = Clock(START + timedelta(days=1))
+    clock = Clock(GOOD_START + timedelta(days=1))
     # The daemon opens its own store (in its thread) from [state] dir.
-    d = Daemon(config(tmp_path), clock=clock, mailbox=mailbox, transport=transport)
+    d = Daemon(daemon_config(tmp_path), clock=clock, mailbox=mailbox, transport=transport)
     result: list[int] = []
     thread = threading.Thread(target=lambda: result.append(d.run()), daemon=True)
     thread.start()
@@ -127,11 +115,11 @@ def test_a_clock_jump_reconnects_and_catches_up(
 ) -> None:
     """After a suspend (wall clock ahead of the monotonic clock) the daemon drops the
     connection, reconnects and answers what arrived while it slept."""
-    clock = Clock(START + timedelta(days=1))
+    clock = Clock(GOOD_START + timedelta(days=1))
     mailbox = SleepyMailbox(clock, timedelta(hours=3))
     transport = MemoryTransport()
     d = Daemon(
-        config(tmp_path),
+        daemon_config(tmp_path),
         clock=clock,
         mailbox=mailbox,
         transport=transport,

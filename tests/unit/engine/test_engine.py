@@ -209,4 +209,4 @@ def test_clock_is_injected() -> None:
     engine, mailbox, _, store, _ = make_engine(clock=clock)
     mailbox.deliver(raw_message(), INSIDE)
     engine.sync()
-    assert store.messages()[0]["decided_at"].startswith("2026-12-25T10:00")
+    assert store.messages()[0]["decided_at"].isoformat().startswith("2026-12-25T10:00")

@@ -13,8 +13,9 @@ from ooo.core.policy import INQUIRY, Reason
 from ooo.engine import Engine
 from ooo.report import build_report, render
 from ooo.store import Store
+from tests.support.cli import ooo
+from tests.support.configs import write_config
 from tests.support.helpers import END, INSIDE, START, Clock, make_engine, raw_message, tracked
-from tests.unit.cli.test_cli import ooo, write_config
 
 
 def limited(engine: Engine, limit: int) -> Engine:

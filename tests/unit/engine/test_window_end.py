@@ -14,8 +14,8 @@ from ooo.daemon import Daemon
 from ooo.mailbox.memory import MemoryMailbox
 from ooo.store import Store
 from ooo.transport.memory import MemoryTransport
+from tests.support.configs import GOOD_END, daemon_config
 from tests.support.helpers import Clock, tracked
-from tests.unit.engine.test_daemon import END, config
 
 
 def fake_notify_send(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -32,8 +32,8 @@ def fake_notify_send(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def run_after_the_end(tmp_path: Path, store: Store, hours: int) -> int:
     return Daemon(
-        config(tmp_path),
-        clock=Clock(END + timedelta(hours=hours)),
+        daemon_config(tmp_path),
+        clock=Clock(GOOD_END + timedelta(hours=hours)),
         mailbox=MemoryMailbox(),
         transport=MemoryTransport(),
         store=store,

@@ -8,26 +8,30 @@ import contextlib
 import json
 import socket
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from ooo.config import loads
-from ooo.engine import Engine
 from ooo.errors import ConfigError
 from ooo.mailbox import create, mailbox_id
 from ooo.mailbox.base import CursorInvalid, MailboxAuthError, MailboxUnavailable
 from ooo.mailbox.ews import EwsMailbox, category_to_keyword, keyword_to_category
 from ooo.store import Store as StateStore
-from ooo.templating import Renderer
 from ooo.transport.base import TransportAuthError
 from ooo.transport.ews import EwsTransport
+from tests.support.cli import ooo
+from tests.support.configs import GOOD, write_config
 from tests.support.ews_server import NS, EwsServer
-from tests.support.helpers import INSIDE, Clock, raw_message, settings
+from tests.support.exchange import (
+    ews_mailbox,
+    ews_transport,
+    exchange_engine,
+    extended_properties,
+)
+from tests.support.helpers import INSIDE, Clock, raw_message
 from tests.support.mailbox_contract import (
     LONG_WAIT,
     PROMPT,
@@ -39,8 +43,6 @@ from tests.support.mailbox_contract import (
     message,
     unique,
 )
-from tests.unit.cli.test_cli import ooo, write_config
-from tests.unit.config.test_config import GOOD
 
 
 @pytest.fixture
@@ -48,17 +50,6 @@ def ews() -> Iterator[EwsServer]:
     server = EwsServer(stream_seconds=1.0).start()
     yield server
     server.stop()
-
-
-def ews_mailbox(server: EwsServer, password: str = "secret", **kw: object) -> EwsMailbox:  # noqa: S107
-    return EwsMailbox(
-        server.url,
-        server.username,
-        lambda: password,
-        primary_smtp_address=server.address,
-        auth="basic",
-        **kw,  # type: ignore[arg-type]
-    )
 
 
 @pytest.fixture
@@ -271,27 +262,6 @@ def test_append_files_a_read_copy_as_sent(ews: EwsServer, mailbox: EwsMailbox) -
 # -- replies through EWS, and the engine on Exchange ----------------------------------------
 
 
-def ews_transport(server: EwsServer) -> EwsTransport:
-    return EwsTransport(
-        server.url,
-        server.username,
-        lambda: server.password,
-        primary_smtp_address=server.address,
-        auth="basic",
-    )
-
-
-def extended_properties(message: ET.Element) -> dict[str, str]:
-    """PropertyName -> value of the extended properties on one CreateItem message."""
-    out = {}
-    for prop in message.findall("t:ExtendedProperty", NS):
-        uri = prop.find("t:ExtendedFieldURI", NS)
-        assert uri is not None
-        assert uri.get("DistinguishedPropertySetId") == "InternetHeaders"
-        out[uri.get("PropertyName", "")] = prop.findtext("t:Value", "", NS)
-    return out
-
-
 def test_a_reply_is_a_new_message_with_auto_submitted_headers(ews: EwsServer) -> None:
     """EwsTransport sends a new Message (CreateItem, SendAndSaveCopy) threaded with InReplyTo
     and References and marked Auto-Submitted / X-Auto-Response-Suppress through InternetHeaders
@@ -334,14 +304,6 @@ def test_transport_with_a_wrong_password_is_an_auth_error(ews: EwsServer) -> Non
     with pytest.raises(TransportAuthError):
         transport.send(message("x"), "", ["alice@example.org"])
     transport.close()
-
-
-def exchange_engine(ews: EwsServer, store: StateStore, clock: Clock) -> tuple[Engine, EwsMailbox]:
-    box = ews_mailbox(ews)
-    box.open()
-    cfg = replace(settings(), mailbox_id=f"exchange:{ews.address}@{ews.url}/INBOX")
-    engine = Engine(cfg, box, ews_transport(ews), store, Renderer(), clock)
-    return engine, box
 
 
 def test_a_crash_between_a_sync_batch_and_its_state_answers_nothing_twice(

@@ -11,8 +11,8 @@ import pytest
 
 from ooo.store import Store as StateStore
 from tests.support.ews_server import NS, EwsServer
+from tests.support.exchange import exchange_engine
 from tests.support.helpers import INSIDE, Clock, raw_message
-from tests.unit.mailbox.test_ews import exchange_engine
 
 ANSWERED = {"ooo: replied", "ooo: open", "ooo: resolved"}
 

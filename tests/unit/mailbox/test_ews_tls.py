@@ -1,7 +1,8 @@
 """mailbox.ca_file for Exchange: the loopback EWS server over HTTPS with a certificate from a
-throwaway CA (the IMAP tests' own, made in the test session). Without ca_file the login fails
-with advice naming mailbox.ca_file; with it the mailbox and the transport work, and the trust
-stays with that mailbox: nothing process-wide changes for other connections."""
+throwaway CA (tests/support/tls.py; the ``certificates`` fixture is in this folder's
+conftest.py). Without ca_file the login fails with advice naming mailbox.ca_file; with it the
+mailbox and the transport work, and the trust stays with that mailbox: nothing process-wide
+changes for other connections."""
 
 from __future__ import annotations
 
@@ -20,10 +21,10 @@ from ooo.mailbox.base import MailboxUnavailable
 from ooo.mailbox.ews import EwsMailbox
 from ooo.transport.base import TransportUnavailable
 from ooo.transport.ews import EwsTransport
-from tests.servers.test_imap import Certificates, certificates  # noqa: F401 - fixture
+from tests.support.configs import GOOD
 from tests.support.ews_server import EwsServer
 from tests.support.mailbox_contract import drain, message, unique
-from tests.unit.config.test_config import GOOD
+from tests.support.tls import Certificates
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +35,7 @@ def no_ca_bundle_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def https_ews(certificates: Certificates) -> Iterator[EwsServer]:  # noqa: F811
+def https_ews(certificates: Certificates) -> Iterator[EwsServer]:
     server = EwsServer(
         stream_seconds=1.0, certificate=(certificates.cert_file, certificates.key_file)
     ).start()
@@ -81,7 +82,7 @@ def test_an_unknown_ca_is_refused_with_advice_naming_ca_file(https_ews: EwsServe
 
 def test_with_ca_file_the_mailbox_works_and_only_this_mailbox_trusts_the_ca(
     https_ews: EwsServer,
-    certificates: Certificates,  # noqa: F811
+    certificates: Certificates,
 ) -> None:
     """With ca_file naming the CA, the same server is trusted: login, baseline, new mail. The
     trust is this mailbox's own: meanwhile a second mailbox with the same login but no ca_file
@@ -120,7 +121,7 @@ def test_a_ca_file_that_cannot_be_loaded_says_so(https_ews: EwsServer, tmp_path:
 
 def test_the_transport_uses_ca_file_too(
     https_ews: EwsServer,
-    certificates: Certificates,  # noqa: F811
+    certificates: Certificates,
 ) -> None:
     """EwsTransport(ca_file=...) hands it to its own connection: without it a send is
     TransportUnavailable naming mailbox.ca_file (the reply stays queued), with it the reply is
@@ -142,7 +143,7 @@ def test_the_transport_uses_ca_file_too(
 
 def test_the_factory_passes_mailbox_ca_file(
     https_ews: EwsServer,
-    certificates: Certificates,  # noqa: F811
+    certificates: Certificates,
     tmp_path: Path,
 ) -> None:
     """[mailbox] ca_file reaches the EwsMailbox that ooo.mailbox.create builds, and it logs in."""

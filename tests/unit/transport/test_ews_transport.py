@@ -1,6 +1,7 @@
 """What EwsTransport puts into the EWS message, through exchangelib's real client stack against
-tests/ews_server.py: the forward's attachment and Reply-To, X-Loop, and only validated ids (the
-conversion itself is the pure ``ews_fields``, tested here on hostile input as well)."""
+tests/support/ews_server.py: the forward's attachment and Reply-To, X-Loop, and only validated
+ids (the conversion itself is the pure ``ews_fields``, tested here on hostile input as well).
+What every transport must do is in tests/support/transport_contract.py (test_ews_contract.py)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from ooo.store import Store as StateStore
 from ooo.transport.base import TransportRejected
 from ooo.transport.ews import ews_fields
 from tests.support.ews_server import NS, EwsServer
+from tests.support.exchange import ews_transport, exchange_engine, extended_properties
 from tests.support.helpers import INSIDE, OWNER, Clock, raw_message
-from tests.unit.core.test_routing import forward_of
-from tests.unit.mailbox.test_ews import ews_transport, exchange_engine, extended_properties
+from tests.support.routing import forward_of
 
 INJECTED = "<=?utf-8?q?x=0D=0AX-Injected:_yes?=@example.test>"
 
