@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ooo.transport.base import Transport, TransportUnavailable
+from ooo.transport.base import Transport, TransportRejected, TransportUnavailable
 
 
 @dataclass
@@ -23,5 +23,7 @@ class MemoryTransport(Transport):
     def send(self, raw: bytes, envelope_from: str, recipients: list[str]) -> dict[str, str]:
         if not self.available:
             raise TransportUnavailable("memory transport is switched off")
+        if not recipients:
+            raise TransportRejected("no recipient")  # as every real transport says
         self.sent.append(SentMessage(raw, envelope_from, list(recipients)))
         return {}

@@ -63,8 +63,8 @@ class SmtpTransport(Transport):
         return f"SMTP {self.host}:{self.port}"
 
     def _connect(self) -> smtplib.SMTP:
+        conn: smtplib.SMTP | None = None
         try:
-            conn: smtplib.SMTP
             if self.security == "ssl":
                 conn = smtplib.SMTP_SSL(
                     self.host, self.port, timeout=self.timeout, context=tls_context(self.ca_file)
@@ -80,6 +80,17 @@ class SmtpTransport(Transport):
                 password = self.password_provider() if self.password_provider else ""
                 conn.login(self.username, password)
             return conn
+        except BaseException:
+            # A refused login (or anything else half way) must not leave the socket to the
+            # garbage collector: close it before the error goes up.
+            if conn is not None:
+                conn.close()
+            raise
+
+    def _open(self) -> smtplib.SMTP:
+        """_connect(), with the library's errors mapped to the transport's own."""
+        try:
+            return self._connect()
         except smtplib.SMTPAuthenticationError as exc:
             raise TransportAuthError(
                 f"{self.where} refused the login for {self.username!r} ({exc.smtp_code}): check "
@@ -137,7 +148,7 @@ class SmtpTransport(Transport):
             except (OSError, smtplib.SMTPException):
                 pass
             self.close()
-        self._conn = self._connect()
+        self._conn = self._open()
         return self._conn
 
     def send(self, raw: bytes, envelope_from: str, recipients: list[str]) -> dict[str, str]:

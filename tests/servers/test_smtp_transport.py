@@ -5,9 +5,8 @@ envelope sender a reply carries."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import ClassVar
 
 import pytest
 
@@ -50,15 +49,6 @@ def smtp(mail_stack: MailStack, owner: User) -> Iterator[SmtpTransport]:
 
 class TestSmtpTransport(TransportContract):
     """SmtpTransport passes the transport contract against the real Postfix."""
-
-    cannot: ClassVar[Mapping[str, str]] = {
-        "refused_login_closed": (
-            "a bug to fix in ooo/transport/smtp.py: SmtpTransport._connect does not close the "
-            "connection when the server refuses the login (SMTPAuthenticationError), so every "
-            "retry with a wrong password leaves a socket to the garbage collector; remove this "
-            "opt-out with the fix"
-        ),
-    }
 
     @pytest.fixture
     def transport(self, smtp: SmtpTransport) -> SmtpTransport:

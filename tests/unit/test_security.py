@@ -28,6 +28,7 @@ from ooo.report import build_report, to_json
 from ooo.store import Store
 from ooo.templating import Renderer
 from ooo.transport.memory import MemoryTransport
+from tests.support.configs import GOOD
 from tests.support.helpers import (
     END,
     INSIDE,
@@ -38,7 +39,6 @@ from tests.support.helpers import (
     raw_message,
     tracked,
 )
-from tests.unit.config.test_config import GOOD
 
 # The probe's message, byte for byte.
 INJECTION = (

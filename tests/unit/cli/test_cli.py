@@ -7,26 +7,10 @@ import sys
 from pathlib import Path
 
 from tests.support import ROOT as SUPPORT_ROOT
-from tests.unit.config.test_config import GOOD
+from tests.support.cli import ooo
+from tests.support.configs import GOOD, write_config
 
 ROOT = SUPPORT_ROOT
-
-
-def ooo(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ooo", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=60,
-        check=False,
-    )
-
-
-def write_config(tmp_path: Path, text: str = GOOD) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(text + f'\n[state]\ndir = "{tmp_path / "state"}"\n')
-    return path
 
 
 def test_demo_runs_without_a_server_or_config(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 from ooo.cli import _parser, main
 from ooo.core.status import ReplyProblem, StatusFacts, fallback_lines, status_lines
 from tests.support import ROOT
-from tests.unit.cli.test_cli import write_config
+from tests.support.configs import write_config
 
 BERLIN = ZoneInfo("Europe/Berlin")
 T = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -12,7 +11,8 @@ from pathlib import Path
 
 from ooo.config import load, loads
 from tests.support import ROOT as SUPPORT_ROOT
-from tests.unit.config.test_config import GOOD
+from tests.support.cli import ooo
+from tests.support.configs import make_config
 
 ROOT = SUPPORT_ROOT
 
@@ -37,26 +37,6 @@ EDITOR = textwrap.dedent(
     target.write_text(text)
     """
 )
-
-
-def ooo(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ooo", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-        env={**os.environ, **(env or {})},
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def make_config(tmp_path: Path) -> Path:
-    path = tmp_path / "conf" / "config.toml"
-    path.parent.mkdir()
-    path.write_text(GOOD + f'\n[state]\ndir = "{tmp_path / "state"}"\n')
-    return path
 
 
 def edit(tmp_path: Path, config: Path, *plan: list[object]) -> subprocess.CompletedProcess[str]:

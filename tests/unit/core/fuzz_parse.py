@@ -26,10 +26,7 @@ Runs briefly as a normal test (200 examples); longer on demand::
 from __future__ import annotations
 
 import base64
-import email
-import email.policy
 import os
-import re
 from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -37,7 +34,7 @@ from hypothesis import strategies as st
 
 from ooo.config import Person
 from ooo.core.compose import compose_forward, compose_reply
-from ooo.core.parse import Inbound, is_replyable, message_id, parse
+from ooo.core.parse import Inbound, is_replyable, parse
 from ooo.core.policy import Decision, Reason, decide
 from ooo.core.refs import new_ref
 from ooo.core.routing import Routing
@@ -48,6 +45,7 @@ from ooo.transport.ews import ews_fields
 from tests.support import CORPUS as SUPPORT_CORPUS
 from tests.support.helpers import END, INSIDE, OWNER, START
 from tests.support.helpers import settings as engine_settings
+from tests.support.hostile import FORWARD_HEADERS, check_reply, one_line
 
 CORPUS = SUPPORT_CORPUS
 SEEDS = sorted(p.read_bytes() for p in CORPUS.glob("*.eml"))
@@ -56,23 +54,7 @@ EXAMPLES = int(os.environ.get("OOO_FUZZ_EXAMPLES", "200"))
 RENDERER = Renderer()
 SETTINGS = engine_settings()
 #: What compose_reply writes (no Cc: no routing here). Anything else is an injection.
-REPLY_HEADERS = {
-    "from",
-    "to",
-    "subject",
-    "date",
-    "message-id",
-    "in-reply-to",
-    "references",
-    "auto-submitted",
-    "x-auto-response-suppress",
-    "x-loop",
-    "mime-version",
-    "content-type",
-    "cc",
-}
 #: What compose_forward writes.
-FORWARD_HEADERS = (REPLY_HEADERS - {"in-reply-to", "cc"}) | {"reply-to"}
 DELEGATE = Person(name="Carol Jones", email="carol@example.com")
 ROUTING = Routing(
     audience="external",
@@ -84,7 +66,6 @@ ROUTING = Routing(
     forward_to_delegate=True,
     reply=True,
 )
-_HEADER_LINE = re.compile(rb"^[A-Za-z0-9-]+:( |$)")  # the value may start folded
 
 NASTY_VALUES = [
     "=?utf-8?q?Hi=0D=0ABcc:_victim@example.net=0D=0AX-Injected:_yes?=",
@@ -157,48 +138,12 @@ def mutated_message(draw: st.DrawFn) -> bytes:
     return out
 
 
-def one_line(value: str) -> bool:
-    return not any(c in value for c in "\r\n\x00")
-
-
 def check_inbound(msg: Inbound) -> None:
     for text in (msg.subject, msg.from_name, msg.sender or "", msg.message_id or ""):
         assert one_line(text), repr(text)
     for values in msg.headers.values():
         assert all(one_line(v) for v in values)
     assert all(one_line(a) and "@" in a for a in msg.recipients)
-
-
-def check_reply(raw: bytes, allowed: set[str] = REPLY_HEADERS) -> None:
-    head = raw.split(b"\r\n\r\n", 1)[0]
-    names = []
-    for line in head.split(b"\r\n"):
-        assert b"\r" not in line and b"\n" not in line and b"\x00" not in line, line
-        if line[:1] in (b" ", b"\t"):
-            continue  # a folded continuation of the header above
-        assert _HEADER_LINE.match(line), f"not a header line: {line!r}"
-        names.append(line.split(b":", 1)[0].decode().lower())
-    assert set(names) <= allowed, set(names) - allowed
-    assert len(names) == len(set(names)), names  # nothing doubled
-    check_ids(head)
-    back = email.message_from_bytes(raw, policy=email.policy.default)
-    for name in ("From", "To", "Subject", "In-Reply-To", "References"):
-        value = back[name]
-        if value is not None:
-            # (Address syntax defects, e.g. "mallor.@example.net", are the sender's problem:
-            # the server refuses such a recipient for good. Only injection matters here.)
-            assert one_line(str(value)), (name, str(value))
-
-
-def check_ids(head: bytes) -> None:
-    """Every token of the raw In-Reply-To / References / Message-ID lines is a valid id."""
-    unfolded = re.sub(rb"\r\n[ \t]", b" ", head)
-    for line in unfolded.split(b"\r\n"):
-        name, _, value = line.partition(b":")
-        if name.lower() in (b"in-reply-to", b"references", b"message-id"):
-            tokens = value.decode("ascii").split()
-            assert tokens, line
-            assert all(message_id(t) == t for t in tokens), line
 
 
 def pipeline(raw: bytes) -> None:

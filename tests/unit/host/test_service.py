@@ -21,7 +21,8 @@ from ooo.host.service import (
     uninstall,
     unit_path,
 )
-from tests.unit.config.test_configedit import make_config, ooo
+from tests.support.cli import ooo
+from tests.support.configs import make_config
 
 CONFIG = Path("/home/bob/My Config/ooo 100%.toml")
 
