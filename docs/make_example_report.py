@@ -1,9 +1,12 @@
 """Write docs/example-report.html (and, with --screenshot, docs/example-report.png) from fixed,
 made-up data: two weeks away, 25 inquiries, every kind of outcome.
 
-Usage: ``python docs/make_example_report.py [--screenshot]``. The screenshot is the phone view
-(420 px wide), taken with headless Chromium (``scripts/install-browser``). The data and the
-dates are fixed, so the HTML is the same on every run.
+Usage: ``python docs/make_example_report.py [--screenshot] [--out FOLDER]``. The page is what
+``ooo report --format html`` makes (the shipped templates/report.html.j2 and report.css). The
+screenshot is the phone view (420 px wide), taken with headless Chromium
+(``scripts/install-browser``). The data and the dates are fixed, so the HTML is the same on
+every run; tests/unit/report/test_example_report.py checks that the committed page is what the
+code makes today, so run this again (with --screenshot) whenever the page changes.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ooo.core.tracking import InquiryFacts, SignalEvent
-from ooo.report import build_report, render_html, write_atomic
+from ooo.host.files import write_atomic
+from ooo.report import build_report, render
 
 TZ = ZoneInfo("Europe/Berlin")
 START = datetime(2026, 7, 6, 8, 0, tzinfo=TZ)  # a Monday
@@ -169,7 +173,7 @@ def example_report_html() -> str:
         window_end=END,
         at=END,
     )
-    return render_html(report)
+    return render(report, "html")
 
 
 def screenshot(html_path: Path, png: Path, width: int = 420, height: int = 1400) -> None:

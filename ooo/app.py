@@ -182,7 +182,13 @@ def write_reports(cfg: Config, store: Store) -> list[Path]:
     written = []
     for fmt in ("html", "json"):
         path = state_dir(cfg) / f"{REPORT_NAME}{SUFFIXES[fmt]}"
-        write_atomic(path, render(report, fmt))
+        try:
+            text = render(report, fmt, template_dir=cfg.templates.dir)
+        except UserError as exc:
+            # The owner's report template broke: the report still gets written, with ours.
+            log.error("%s; writing %s with the shipped template", exc.message, path.name)
+            text = render(report, fmt)
+        write_atomic(path, text)
         written.append(path)
     return written
 

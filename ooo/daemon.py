@@ -30,6 +30,7 @@ from types import FrameType
 from ooo import app
 from ooo.config import Config, check_private, loads
 from ooo.core.backoff import backoff as backoff_rule
+from ooo.core.wording import human_duration
 from ooo.engine import Engine
 from ooo.errors import UserError
 from ooo.host import notify
@@ -48,15 +49,6 @@ BACKOFF_CAP = 300.0
 #: Wall time moving this much more (or less) than the monotonic clock during one wait means
 #: the machine slept (suspend/resume) or the clock was set: the connection is likely dead.
 CLOCK_JUMP = 60.0
-
-
-def _human(seconds: float) -> str:
-    """90000 → "1 day", 7200 → "2 hours": how long ago, roughly."""
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = int(seconds // size)
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return f"{int(seconds)} seconds"
 
 
 def backoff(attempt: int, rng: Callable[[], float] = random.random) -> float:
@@ -418,7 +410,7 @@ class Daemon:
                 cfg.away.start.astimezone(cfg.owner.tz).strftime("%Y-%m-%d %H:%M"),
                 end.astimezone(cfg.owner.tz).strftime("%Y-%m-%d %H:%M"),
                 cfg.owner.timezone,
-                _human(ago.total_seconds()),
+                human_duration(ago, style="rough"),
             )
         # Replies already queued answer mail that came in the window: still send them.
         with suppress(MailboxError):

@@ -55,7 +55,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     output = _output_path(args.output, args.format) if args.output else None
     with open_store(cfg) as store:
         report = build_owner_report(cfg, store, at)
-    text = render(report, args.format)
+    text = render(report, args.format, template_dir=cfg.templates.dir)
     if output:
         try:
             write_atomic(output, text)

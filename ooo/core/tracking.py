@@ -5,7 +5,7 @@ only because of the reply interval) that is not a follow-up of an earlier one. A
 something that happened to an inquiry afterwards, with its evidence: the sender says it is
 resolved, the delegate or someone from the network answered in the thread, the sender says it
 is still open, the owner decided by hand. The status of an inquiry is never stored: it is
-derived from its signals (see :func:`ooo.report.derive`).
+derived from its signals (see :func:`ooo.core.report.derive`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,77 @@
+"""The report as CSV, for spreadsheets: one header row, one row per inquiry in report order,
+times in ISO 8601 with the owner's UTC offset.
+
+Cells a sender controls are one line, and never a formula when a spreadsheet opens the file
+(see :func:`cell`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from ooo.core.report import Report
+from ooo.core.wording import human_duration, iso, plain
+from ooo.report.base import Reporter
+
+CSV_COLUMNS = (
+    "ref",
+    "status",
+    "flagged",
+    "vip",
+    "audience",
+    "from",
+    "from_name",
+    "subject",
+    "received_at",
+    "replied",
+    "resolved_by",
+    "helper",
+    "resolved_at",
+    "time_to_resolve",
+    "time_to_resolve_seconds",
+    "evidence",
+    "last_event",
+)
+
+
+def cell(text: str) -> str:
+    """A sender-controlled CSV cell: one line, and never a formula when a spreadsheet opens it
+    (OWASP's advice for CSV injection: a leading ``'``)."""
+    text = plain(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def render_csv(r: Report) -> str:
+    """One header row, one row per inquiry in report order; times in ISO 8601 with offset."""
+    tz = r.timezone
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(CSV_COLUMNS)
+    for v in r.inquiries:
+        took = v.time_to_resolve
+        writer.writerow(
+            (
+                v.ref,
+                v.status,
+                "yes" if v.flagged else "no",
+                "yes" if v.vip else "no",
+                v.audience or "",
+                cell(v.sender),
+                cell(v.from_name),
+                cell(v.subject),
+                iso(v.received_at, tz),
+                "yes" if v.replied else "no",
+                v.resolved_by or "",
+                cell(v.helper or ""),
+                iso(v.resolved_at, tz) or "",
+                human_duration(took) if took is not None else "",
+                round(took.total_seconds()) if took is not None else "",
+                cell(v.evidence or ""),
+                cell(v.last_event),
+            )
+        )
+    return buf.getvalue()
+
+
+REPORTER = Reporter("csv", ".csv", lambda report, _template_dir: render_csv(report))

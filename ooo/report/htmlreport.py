@@ -1,0 +1,175 @@
+"""The report as one self-contained HTML page with an inline SVG chart, readable on a phone.
+
+The page is drawn by ``report.html.j2`` with ``report.css`` inlined into it (the file fetches
+nothing, see the Content-Security-Policy in the template). Both are looked up like the reply
+templates: in the owner's ``[templates] dir`` first, then in the shipped ones, in Jinja2's
+sandbox with autoescaping. This module hands the template plain data: the sender-controlled
+text already on one line (:func:`ooo.core.wording.plain`), the times and durations in words,
+and the chart's geometry (:mod:`ooo.report.chart`).
+"""
+
+from __future__ import annotations
+
+import gc
+import html
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import tzinfo
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
+
+from ooo.core.report import RESOLVERS, InquiryView, Report
+from ooo.core.wording import (
+    BY_WORDS,
+    describe_reason,
+    full_time,
+    human_duration,
+    long_time,
+    plain,
+    suppressed_heading,
+    window_line,
+)
+from ooo.report.base import Reporter
+from ooo.report.chart import COLOURS, chart
+from ooo.templating import Renderer
+
+TEMPLATE = "report.html.j2"  # it includes report.css, looked up the same way
+
+
+# The rows of the two tables, as tuples the template unpacks in a ``for`` (plain tuples, not
+# named ones: a large report has thousands of rows, and the template names the fields).
+# None: not shown.
+OpenRow = tuple[
+    str,  # ref
+    bool,  # vip
+    bool,  # flagged
+    str | None,  # name: the sender's display name (None when they gave none)
+    str,  # address
+    str,  # subject
+    str,  # received
+    str,  # last_event
+]
+ResolvedRow = tuple[
+    str,  # ref
+    str | None,  # name
+    str,  # address
+    str,  # subject
+    str,  # colour: who resolved it, in the chart's colours
+    str,  # by: who resolved it, in words (``your delegate``)
+    str | None,  # took: with no-break spaces (``1 d 2 h`` never splits over two lines)
+    str | None,  # helper
+    str | None,  # evidence
+]
+_DOT_COLOURS = {by: COLOURS[f"resolved_by_{by}"] for by in RESOLVERS}
+
+
+def _open_row(v: InquiryView, tz: tzinfo) -> OpenRow:
+    return (
+        v.ref,
+        v.vip,
+        v.flagged,
+        plain(v.from_name) if v.from_name.strip() else None,
+        plain(v.sender),
+        plain(v.subject),
+        long_time(v.received_at, tz),
+        plain(v.last_event),
+    )
+
+
+def _resolved_row(v: InquiryView) -> ResolvedRow:
+    by = v.resolved_by
+    assert by is not None
+    took = v.time_to_resolve
+    return (
+        v.ref,
+        plain(v.from_name) if v.from_name.strip() else None,
+        plain(v.sender),
+        plain(v.subject),
+        _DOT_COLOURS[by],
+        BY_WORDS[by],
+        human_duration(took).replace(" ", "\u00a0") if took is not None else None,
+        plain(v.helper) if v.helper else None,
+        plain(v.evidence) if v.evidence else None,
+    )
+
+
+def context(r: Report) -> dict[str, Any]:
+    """What ``report.html.j2`` can use (listed in templates/README.md)."""
+    tz = r.timezone
+    s = r.summary
+    return {
+        "title": plain(f"Out-of-office report for {r.owner_name}"),
+        "owner": plain(r.owner_name),
+        "window": window_line(r),
+        "summary": s,
+        "when": "before you returned" if r.returned else "so far",
+        "resolved_by": [
+            {"colour": _DOT_COLOURS[b], "count": s.resolved_by(b), "words": BY_WORDS[b]}
+            for b in RESOLVERS
+            if s.resolved_by(b)
+        ],
+        "suppressed_heading": suppressed_heading(r),
+        "reasons": [(n, describe_reason(code)) for code, n in r.suppressed.items()],
+        "chart": chart(r.per_day),
+        "open": [_open_row(v, tz) for v in r.open],
+        "resolved": [_resolved_row(v) for v in r.resolved],
+        "generated": full_time(r.generated_at, tz),
+        "timezone": tz.key,
+    }
+
+
+def wbr_at(address: str) -> Markup:
+    """An address that may wrap after its ``@`` rather than anywhere (escaped, then ``<wbr>``)."""
+    return Markup(html.escape(address).replace("@", "@<wbr>"))  # noqa: S704 (escaped first)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while a page is rendered (as it was, after).
+
+    Autoescaping makes one ``Markup`` per value printed, and unlike ``str`` a Markup is tracked
+    by the cycle collector: a report of 10,000 inquiries holds some 200,000 of them until they
+    are joined, which sets off several collections of the whole heap, for nothing (they refer
+    to nothing). Paused, the page renders as fast as the f-strings it replaced did.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@lru_cache(maxsize=8)
+def _renderer(template_dir: Path | None) -> Renderer:
+    """The reply templates' renderer (same lookup, sandbox and escaping) set up for reports."""
+    renderer = Renderer(template_dir)
+    env = renderer.env
+    env.filters["wbr_at"] = wbr_at
+    # The renderer is kept for the next report (compiling the template costs more than a small
+    # report): an edited template on disk is read again at the next report.
+    env.auto_reload = True
+    return renderer
+
+
+def render_html(r: Report, template_dir: Path | None = None) -> str:
+    """One self-contained page (no network fetch of any kind), readable on a phone.
+
+    ``template_dir`` is the owner's ``[templates] dir``: a ``report.html.j2`` or ``report.css``
+    there wins over the shipped one. A template that is missing or broken is a
+    :class:`ooo.errors.UserError` naming the file and line.
+    """
+    with _collector_paused():
+        page = _renderer(template_dir).render(TEMPLATE, context(r))
+    # Autoescaping (markupsafe) writes ' and " as &#39; and &#34;; ooo's report has always had
+    # &#x27; and &quot; (html.escape). The same characters to a browser, and a report must not
+    # change by a byte when nothing in it changed (reports are compared with diff). Done once
+    # on the page: a hook on every value (Jinja's finalize) costs a tenth of the rendering.
+    return page.replace("&#39;", "&#x27;").replace("&#34;", "&quot;")
+
+
+REPORTER = Reporter("html", ".html", render_html)
