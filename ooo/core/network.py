@@ -9,13 +9,23 @@ the question prefilled. Pure: no I/O, no clock.
 
 Everything that ends up in a link is checked: only http(s) URLs, no whitespace or control
 characters, no credentials in the URL, and handles only of the shape each service allows.
+
+Mastodon, Bluesky and Matrix entries can also be *watched* (``watch = true``, see
+``ooo.networks``): the keys of that contract are the fields after ``share`` below. A watched
+entry needs exactly one source of credentials (``token_command``, ``password_command`` or
+``keyring``), else the error names the entry; API addresses are https, or plain http only to a
+loopback host; a Matrix ``room`` may be ``!id:server``, the server-less ``!id`` of newer rooms
+or ``#alias:server``, and links to matrix.to when the entry has no ``url``; ``ask`` (Matrix
+only: ooo never posts publicly) is the opt-in to post inquiries to the room.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -41,6 +51,10 @@ EntryAudience = Literal["all", "internal", "external"]
 
 INTERNAL_KINDS: frozenset[str] = frozenset({"slack", "teams", "matrix", "discourse"})
 HANDLE_KINDS: frozenset[str] = frozenset({"mastodon", "bluesky", "linkedin", "x", "github"})
+WATCH_KINDS: frozenset[str] = frozenset({"mastodon", "bluesky", "matrix"})
+"""The kinds ooo can watch for answers (``watch = true``)."""
+POLL_INTERVAL_DEFAULT = timedelta(minutes=2)
+POLL_INTERVAL_MIN = timedelta(seconds=5)
 SHARE_TEXT_LIMIT = 280
 """X's limit, the smallest of the services with a compose page (Bluesky 300, Mastodon 500)."""
 LABEL_LIMIT = 200
@@ -53,6 +67,7 @@ _NAMES = {
     "github": "GitHub",
     "matrix": "Matrix",
 }
+_LINK_KEYS = frozenset({"kind", "handle", "url", "label", "audience", "share"})
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _MASTODON_USER = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9_])?")
 _X_USER = re.compile(r"[A-Za-z0-9_]{1,15}")
@@ -61,6 +76,15 @@ _GITHUB_REPO = re.compile(r"[A-Za-z0-9._-]{1,100}")
 _LINKEDIN_SLUG = re.compile(r"[A-Za-z0-9-]{3,100}")
 _LINKEDIN_HOST = re.compile(r"(?:[a-z]{2,3}\.)?linkedin\.com")
 _MATRIX_ROOM = re.compile(r"#([A-Za-z0-9._=/+-]+):(.+)")
+# Room ids: "!opaque:server" (room versions up to 11) or "!opaque" (12 and later); aliases
+# "#alias:server"; user ids "@local:server". The server name is a host name, an IPv4 address
+# or a bracketed IPv6 address, with an optional port (the spec's grammar).
+_MATRIX_ID = re.compile(r"([!#@])([A-Za-z0-9._=/+~-]{1,255})(?::(.+))?")
+_SERVER_NAME = re.compile(
+    r"(\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253}[A-Za-z0-9])?)(?::(\d{1,5}))?"
+)
+_DURATION = re.compile(r"(\d+)\s*(w|d|h|m|s)", re.IGNORECASE)
+_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _TAG = re.compile(r"#?([A-Za-z0-9_]{1,50})")
 # RFC 3986 forbids these in a URL; in an HTML attribute or a Markdown link they break out.
 _URL_FORBIDDEN = frozenset('<>"\\^`{|}')
@@ -153,6 +177,77 @@ def _matrix(handle: str) -> str:
     raise ValueError(f"matrix handle must be a room alias like #room:example.org, got {handle!r}")
 
 
+def matrix_server_name(text: str) -> str | None:
+    """``text`` as a Matrix server name (host name, IPv4 or ``[IPv6]``, optional port) in
+    lower case, or None."""
+    match = _SERVER_NAME.fullmatch(text)
+    if match is None or ".." in text or (match[2] and not 0 < int(match[2]) < 65536):
+        return None
+    if match[1].startswith("["):
+        try:
+            ipaddress.IPv6Address(match[1][1:-1])
+        except ValueError:
+            return None
+    return text.lower()
+
+
+def matrix_id(text: str, sigils: str = "!#") -> str:
+    """A room id (``!id:server``, or the server-less ``!id`` of room version 12 and later), a
+    room alias (``#room:server``) or, with ``sigils="@"``, a user id, with its server name in
+    lower case; ValueError otherwise."""
+    match = _MATRIX_ID.fullmatch(text)
+    sigil, local, server = match.groups() if match else ("", "", None)
+    name = matrix_server_name(server) if server is not None else None
+    if sigil in sigils and (name is not None or (sigil == "!" and server is None)):
+        return f"{sigil}{local}" + (f":{name}" if name else "")
+    if sigils == "@":
+        raise ValueError(f"matrix user must be a full user id like @bob:example.org, got {text!r}")
+    raise ValueError(
+        "matrix room must be a room id like !abc123:example.org (or !abc123 for newer rooms) "
+        f"or an alias like #team-help:example.org, got {text!r}"
+    )
+
+
+def _duration(value: object) -> timedelta:
+    """The config's duration syntax ("2m", "90s", "1h 30m", seconds): as ooo.config's."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    text = value.strip().replace(" ", "") if isinstance(value, str) else ""
+    parts = _DURATION.findall(text)
+    if parts and "".join(n + u for n, u in parts).lower() == text.lower():
+        return timedelta(seconds=sum(int(n) * _UNITS[u.lower()] for n, u in parts))
+    raise ValueError('expected a duration such as "2m", "90s" or "1h"')
+
+
+def is_loopback_host(host: str) -> bool:
+    """127.0.0.0/8, ::1 or "localhost": the only hosts plain http may go to."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _service_url(url: str, key: str) -> str:
+    """An API address: https, or http only to a loopback host (a secret goes there)."""
+    try:
+        checked = safe_url(url.strip())
+    except ValueError as exc:
+        raise ValueError(f"{key} {str(exc).removeprefix('url ')}") from None
+    parts = urlsplit(checked)
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname or ""):
+        raise ValueError(
+            f"{key} must be https:// (the sign-in would cross the network unencrypted); plain "
+            f"http:// is only allowed to a loopback host (127.0.0.1, ::1, localhost), got {url!r}"
+        )
+    if parts.query or parts.fragment:
+        raise ValueError(f"{key} must be a plain server address, got {url!r}")
+    return checked.rstrip("/")
+
+
 _EXAMPLES = {
     "mastodon": 'handle = "@ana@hachyderm.io"',
     "bluesky": 'handle = "ana.bsky.social"',
@@ -224,6 +319,27 @@ class NetworkEntry(BaseModel):
     """Resolved per kind when not given: "internal" for internal channels, else "all"."""
     share: bool = True
     """Offer an "ask my network" link, for the kinds that have a compose page."""
+    watch: bool = False
+    """Watch this place for answers (Mastodon, Bluesky, Matrix); false: links only."""
+    token_command: str | None = None
+    """Prints an access token (Mastodon: read scopes suffice; Matrix)."""
+    password_command: str | None = None
+    """Prints a password (Bluesky: an app password; Matrix: the account's)."""
+    keyring: bool | str = False
+    """The secret is in the OS keyring: true (entry :attr:`keyring_entry`) or an entry's name;
+    a token for Mastodon, a password for Bluesky and Matrix."""
+    api_url: str | None = None
+    """Default: the Mastodon handle's instance; https://bsky.social for Bluesky."""
+    poll_interval: timedelta = POLL_INTERVAL_DEFAULT
+    """Default 2 minutes, at least 5 seconds."""
+    room: str | None = None
+    homeserver: str | None = None
+    user: str | None = None
+    """Matrix: the room watched, the homeserver's address, the account ooo signs in as."""
+    ask: tuple[Audience, ...] = ()
+    """Matrix: post each inquiry from these audiences to the room (opt-in)."""
+    share_sender: bool = False
+    """Matrix: put the asker's address in the notice, as a mailto link (never otherwise)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -256,6 +372,40 @@ class NetworkEntry(BaseModel):
             raise ValueError(f"{kind} takes a handle, not a url")
         return safe_url(value.strip(), kind=kind)
 
+    @field_validator("poll_interval", mode="before")
+    @classmethod
+    def _valid_interval(cls, value: object) -> timedelta:
+        interval = _duration(value)
+        if interval < POLL_INTERVAL_MIN:
+            raise ValueError(
+                f"poll_interval must be at least {POLL_INTERVAL_MIN.total_seconds():.0f} s "
+                f"(the services' rate limits), got {value!r}"
+            )
+        return interval
+
+    @field_validator("api_url", "homeserver")
+    @classmethod
+    def _valid_service(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else _service_url(value, str(info.field_name))
+
+    @field_validator("room")
+    @classmethod
+    def _valid_room(cls, value: str | None) -> str | None:
+        return None if value is None else matrix_id(value.strip())
+
+    @field_validator("user")
+    @classmethod
+    def _valid_user(cls, value: str | None) -> str | None:
+        return None if value is None else matrix_id(value.strip(), "@")
+
+    @field_validator("token_command", "password_command", "keyring")
+    @classmethod
+    def _one_line(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and (not value.strip() or _unsafe_text(value)):
+            what = "a command" if info.field_name != "keyring" else "true or an entry's name"
+            raise ValueError(f"{info.field_name} must be one line with {what}, got {value!r}")
+        return value.strip() if info.field_name == "keyring" and isinstance(value, str) else value
+
     @field_validator("label")
     @classmethod
     def _valid_label(cls, value: str | None) -> str | None:
@@ -274,15 +424,116 @@ class NetworkEntry(BaseModel):
         kind = self.kind
         if kind in HANDLE_KINDS and self.handle is None:
             raise ValueError(f"{kind} needs a handle, for example {_EXAMPLES[kind]}")
-        if kind == "matrix" and (self.handle is None) == (self.url is None):
+        if kind == "matrix" and (
+            (self.handle is not None and self.url is not None)
+            or (self.handle is None and self.url is None and self.room is None)
+        ):
             raise ValueError(
-                'matrix needs either handle = "#room:example.org" or url = "https://..." (not both)'
+                'matrix needs either handle = "#room:example.org" or url = "https://..." (not '
+                'both), or a room = "!id:example.org" to link to'
             )
         if kind not in HANDLE_KINDS and kind != "matrix" and self.url is None:
             raise ValueError(f'{kind} needs url = "https://..."')
-        if self.label is None and kind in INTERNAL_KINDS | {"custom"} and self.handle is None:
+        named = self.handle is not None or (kind == "matrix" and (self.room or "")[:1] == "#")
+        if self.label is None and kind in INTERNAL_KINDS | {"custom"} and not named:
             raise ValueError(f'{kind} needs a label saying what it is, like "#platform-help"')
+        self._check_watch()
         return self
+
+    def _check_watch(self) -> None:
+        """The watch contract: which keys each kind takes, and credentials when watched."""
+        kind, fields = self.kind, type(self).model_fields
+        # Keys not at their default (a dumped and re-validated entry carries every key).
+        given = [k for k in _WATCH_KEYS if getattr(self, k) != fields[k].default]
+        if kind not in WATCH_KINDS:
+            if given:
+                raise ValueError(
+                    f"{kind} entries cannot be watched (only mastodon, bluesky and matrix): "
+                    f"remove {', '.join(given)}"
+                )
+            return
+        for key in given:
+            if kind not in _KEY_KINDS.get(key, WATCH_KINDS):
+                instead = " (matrix takes homeserver)" if key == "api_url" else ""
+                raise ValueError(f"{kind} does not take {key}{instead}")
+        wrong, right = _SIGN_IN.get(kind, ("", ""))
+        if wrong and getattr(self, wrong) is not None:
+            raise ValueError(f"{kind} signs in with {right} (or keyring = true), not {wrong}")
+        sources = [k for k in ("token_command", "password_command", "keyring") if getattr(self, k)]
+        if len(sources) > 1:
+            raise ValueError(f"set only one of {', '.join(sources)} on the {self.identity} entry")
+        if self.ask and not self.watch:
+            raise ValueError("ask needs watch = true: ooo must watch the room it asks in")
+        if self.share_sender and not self.ask:
+            raise ValueError("share_sender only applies with ask (the room notice)")
+        if self.watch and not sources:
+            example = "password_command" if kind == "bluesky" else "token_command"
+            raise ValueError(
+                f'the watched {self.identity} entry has no credentials: set {example} = "...", '
+                "or keyring = true and store the secret with `ooo secret set` (entry "
+                f"{self._keyring_default()!r})"
+            )
+        needs = {"room": self.watch_room, "homeserver": self.homeserver, "user": self.user}
+        if self.watch and kind == "matrix" and (missing := [k for k, v in needs.items() if not v]):
+            raise ValueError(
+                f"the watched {self.identity} entry needs {', '.join(missing)} (room = "
+                '"!id:example.org" or "#alias:example.org", homeserver = '
+                '"https://matrix.example.org", user = "@you:example.org")'
+            )
+
+    # -- watching ---------------------------------------------------------------------------
+
+    @property
+    def identity(self) -> str:
+        """The entry in a message: "mastodon @bob@hachyderm.io", "matrix !abc:example.org"."""
+        who = self.handle or self.room or self.user or self.label or self.url or ""
+        return f"{self.kind} {who}".strip()
+
+    @property
+    def watch_name(self) -> str:
+        """The stable name the store keeps this watcher's cursor and state under:
+        ``mastodon:@bob@hachyderm.io``, ``bluesky:@bob.bsky.social``, ``matrix:!abc:server``."""
+        if self.kind == "matrix":
+            return f"matrix:{self.watch_room or self.url or ''}"
+        return f"{self.kind}:{self.handle or ''}"
+
+    @property
+    def watch_room(self) -> str | None:
+        """Matrix: the room to watch: ``room``, else the alias in ``handle``."""
+        return self.room or (self.handle if self.kind == "matrix" else None)
+
+    @property
+    def keyring_entry(self) -> str | None:
+        """The keyring entry (service "ooo") with this entry's secret, when ``keyring`` is set:
+        its value when a name, else ``network.<kind>:<handle, or user for Matrix>``."""
+        if not self.keyring:
+            return None
+        return self.keyring if isinstance(self.keyring, str) else self._keyring_default()
+
+    def _keyring_default(self) -> str:
+        who = self.user if self.kind == "matrix" else self.handle
+        return f"network.{self.kind}:{who or self.watch_room or ''}"
+
+    @property
+    def signs_in_with(self) -> Literal["token", "password"]:
+        """What the secret is: an access token (Mastodon; Matrix with token_command) or a
+        password (Bluesky's app password; Matrix with password_command or the keyring)."""
+        if self.kind == "mastodon" or self.token_command is not None:
+            return "token"
+        return "password"
+
+    @property
+    def service_url(self) -> str | None:
+        """The API the watcher talks to: ``api_url`` or the default (Mastodon: the handle's
+        instance; Bluesky: https://bsky.social), or the Matrix homeserver."""
+        match self.kind:
+            case "mastodon":
+                return self.api_url or f"https://{(self.handle or '').rsplit('@', 1)[-1]}"
+            case "bluesky":
+                return self.api_url or "https://bsky.social"
+            case "matrix":
+                return self.homeserver
+        return None
 
     @property
     def public(self) -> bool:
@@ -315,14 +566,23 @@ class NetworkEntry(BaseModel):
                 return f"https://github.com/{handle}{suffix}"
             case "matrix" if self.handle is not None:
                 return f"https://matrix.to/#/{quote(handle, safe='#:')}"
+            case "matrix" if self.url is None and self.room is not None:
+                return matrix_to(self.room, via=self._via())
         assert self.url is not None  # guaranteed by _complete
         return self.url
+
+    def _via(self) -> str | None:
+        """A server that knows the room, for a matrix.to link to a room id."""
+        ident = next((i for i in (self.room, self.user) if i and ":" in i), None)
+        return ident.split(":", 1)[1] if ident else (urlsplit(self.homeserver or "").netloc or None)
 
     @property
     def display(self) -> str:
         """The label, or a default such as "@ana@hachyderm.io on Mastodon"."""
         if self.label is not None:
             return self.label
+        if self.kind == "matrix" and self.handle is None and (self.room or "").startswith("#"):
+            return f"{self.room} on Matrix"
         handle = self.handle or ""
         if self.kind == "github":
             return f"{handle} discussions on GitHub" if "/" in handle else f"@{handle} on GitHub"
@@ -362,6 +622,28 @@ class NetworkEntry(BaseModel):
             case "x":
                 return f"https://x.com/intent/post?text={encoded}"
         return None
+
+
+# The watch contract's keys: every field after the link ones.
+_WATCH_KEYS = [k for k in NetworkEntry.model_fields if k not in _LINK_KEYS]
+_SIGN_IN = {
+    "mastodon": ("password_command", "an access token: use token_command"),
+    "bluesky": ("token_command", "an app password: use password_command"),
+}
+_KEY_KINDS: dict[str, frozenset[str]] = {
+    "api_url": frozenset({"mastodon", "bluesky"}),
+    **dict.fromkeys(("room", "homeserver", "user", "ask", "share_sender"), frozenset({"matrix"})),
+}
+
+
+def matrix_to(room: str, event: str | None = None, *, via: str | None = None) -> str:
+    """The matrix.to link of a room (id or alias), or of one event in it."""
+    link = "https://matrix.to/#/" + quote(room, safe="!#:[]")
+    if event is not None:
+        link += "/" + quote(event, safe="$:")
+    if via and room.startswith("!"):
+        link += "?via=" + quote(via, safe=":[]")
+    return link
 
 
 def _clip(text: str, room: int) -> str:

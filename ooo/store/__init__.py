@@ -36,6 +36,7 @@ from ooo.store.records import (
     iso,
 )
 from ooo.store.schema import MIGRATIONS, SCHEMA_VERSION
+from ooo.store.social import SocialStore
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -51,7 +52,21 @@ __all__ = [
 ]
 
 
-class Store:
+def _statements(script: str) -> list[str]:
+    """The SQL statements of a migration script, one by one (executescript would commit the
+    transaction the migration must run in)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        raise ValueError(f"incomplete SQL statement in a migration: {current.strip()[:80]}")
+    return statements
+
+
+class Store(SocialStore):
     """One state database. Not shared between threads."""
 
     def __init__(self, path: Path | str, *, event_log: Path | None = None) -> None:
@@ -83,20 +98,30 @@ class Store:
             touch_private(event_log)
 
     def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise UserError(
-                f"the state database {self.path} was written by a newer ooo "
-                f"(schema {version}, this one knows {SCHEMA_VERSION})",
-                advice="upgrade ooo, or move the state directory aside to start afresh",
-            )
-        while version < SCHEMA_VERSION:
-            version += 1
-            # executescript commits any open transaction first, so each step carries its own:
-            # a crash mid-migration leaves the previous version intact.
-            self.db.executescript(
-                f"BEGIN IMMEDIATE;{MIGRATIONS[version]}PRAGMA user_version = {version};COMMIT;"
-            )
+        """Bring the schema to SCHEMA_VERSION, one migration per transaction (a crash mid-way
+        leaves the previous version intact). The version is read inside the write lock
+        (BEGIN IMMEDIATE): two processes opening a new file at once (the daemon and `ooo
+        status`) must not both run the same migration."""
+        while True:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                version = self.db.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise UserError(
+                        f"the state database {self.path} was written by a newer ooo "
+                        f"(schema {version}, this one knows {SCHEMA_VERSION})",
+                        advice="upgrade ooo, or move the state directory aside to start afresh",
+                    )
+                if version == SCHEMA_VERSION:
+                    self.db.execute("COMMIT")
+                    return
+                for statement in _statements(MIGRATIONS[version + 1]):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {version + 1}")
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -6,7 +6,7 @@ mid-migration leaves the previous version intact). Never edit one that has shipp
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -97,5 +97,71 @@ CREATE INDEX reply_created ON reply (created_at);
     5: """
 ALTER TABLE message ADD COLUMN participants TEXT NOT NULL DEFAULT '';
 ALTER TABLE signal ADD COLUMN unverified TEXT;
+""",
+    # Watching the owner's networks (ooo.networks, ooo.store.social): each watcher's cursor
+    # and state, the posts that belonged to an inquiry (each read once), the followed threads,
+    # the tag searches, the room notices; a signal from a post names its network and link.
+    6: """
+CREATE TABLE network_cursor (
+    watcher TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE network_post (
+    watcher TEXT NOT NULL,
+    post_id TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    root TEXT NOT NULL,
+    role TEXT NOT NULL,
+    author TEXT NOT NULL,
+    link TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    seen_at TEXT NOT NULL,
+    PRIMARY KEY (watcher, post_id)
+);
+CREATE INDEX network_post_ref ON network_post (watcher, ref, created_at);
+CREATE TABLE network_thread (
+    watcher TEXT NOT NULL,
+    root TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    asker TEXT,
+    link TEXT NOT NULL DEFAULT '',
+    started_at TEXT NOT NULL,
+    read_at TEXT,
+    PRIMARY KEY (watcher, root)
+);
+CREATE INDEX network_thread_ref ON network_thread (ref, watcher, started_at);
+CREATE TABLE network_search (
+    watcher TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    searched_at TEXT NOT NULL,
+    PRIMARY KEY (watcher, ref)
+);
+CREATE TABLE network_notice (
+    watcher TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    room TEXT NOT NULL,
+    event_id TEXT,
+    state TEXT NOT NULL CHECK (state IN ('posting', 'posted', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    posted_at TEXT,
+    PRIMARY KEY (watcher, ref)
+);
+CREATE TABLE network_watcher (
+    watcher TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    last_poll TEXT,
+    last_ok TEXT,
+    next_poll TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    retry_after REAL,
+    last_error TEXT,
+    updated_at TEXT NOT NULL
+);
+ALTER TABLE signal ADD COLUMN network TEXT;
+ALTER TABLE signal ADD COLUMN link TEXT;
 """,
 }
