@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ooo import mailbox as mailboxes
 from ooo import transport as transports
@@ -24,12 +25,16 @@ from ooo.core.routing import Routing, route
 from ooo.engine import EngineSettings
 from ooo.errors import UserError
 from ooo.host.files import write_atomic
-from ooo.host.secrets import password_provider
+from ooo.host.secrets import network_secret, password_provider, session_vault
 from ooo.mailbox.base import Mailbox
 from ooo.report import SUFFIXES, Report, build_report, render
 from ooo.store import Store
 from ooo.templating import Renderer
 from ooo.transport.base import Transport
+
+if TYPE_CHECKING:
+    from ooo.core.network import NetworkEntry
+    from ooo.networks.runner import NetworkRunner, RunnerSettings, Watch
 
 log = logging.getLogger("ooo")
 
@@ -191,6 +196,96 @@ def write_reports(cfg: Config, store: Store) -> list[Path]:
         write_atomic(path, text)
         written.append(path)
     return written
+
+
+def watched_entries(cfg: Config) -> list[NetworkEntry]:
+    return [e for e in cfg.network if e.watch]
+
+
+def make_watches(cfg: Config) -> list[Watch]:
+    """One Watch per watched ``[[network]]`` entry: its watcher (signed in with the entry's
+    secret, its session kept in the state dir), its interval, and its room notices."""
+    from ooo import networks
+    from ooo.networks.runner import Ask, Watch
+
+    watches = []
+    for entry in watched_entries(cfg):
+        watcher = networks.create(
+            entry, network_secret(entry), session_vault(entry, state_dir(cfg))
+        )
+        ask = (
+            Ask(
+                frozenset(entry.ask),
+                cfg.owner.name,
+                share_subject=cfg.reply.share_subject,
+                share_sender=entry.share_sender,
+            )
+            if entry.ask
+            else None
+        )
+        watches.append(
+            Watch(
+                watcher,
+                interval=entry.poll_interval.total_seconds(),
+                ask=ask,
+                audiences=_WATCH_AUDIENCES[entry.audience],
+            )
+        )
+    return watches
+
+
+# Whose inquiries a watcher looks for by tag: those who see the entry (a VIP may be either).
+_WATCH_AUDIENCES: dict[str, frozenset[str] | None] = {
+    "all": None,
+    "internal": frozenset({"internal", "vip"}),
+    "external": frozenset({"external", "vip"}),
+}
+
+
+def runner_settings(cfg: Config) -> RunnerSettings:
+    from ooo.networks.runner import RunnerSettings
+
+    settings = engine_settings(cfg)
+    own = tuple(e.handle for e in cfg.network if e.handle and e.kind in ("mastodon", "bluesky"))
+    intervals = [e.poll_interval.total_seconds() for e in watched_entries(cfg)]
+    return RunnerSettings(
+        window_start=cfg.away.start,
+        delegate_names=settings.delegate_names,
+        own=own,
+        # A watcher polled more often than every 30 s backs off from its own interval.
+        backoff_first=min([30.0, *intervals]),
+    )
+
+
+def make_network_runner(cfg: Config, store_path: Path | None = None) -> NetworkRunner | None:
+    """The watchers of the config's watched entries, in their own threads (None: nothing is
+    watched). Each thread opens its own connection to the state database."""
+    watches = make_watches(cfg)
+    if not watches:
+        return None
+    from ooo.networks.runner import NetworkRunner
+
+    directory = state_dir(cfg)
+    return NetworkRunner(
+        watches,
+        runner_settings(cfg),
+        store_path=store_path or directory / STATE_DB,
+        event_log=directory / EVENT_LOG,
+    )
+
+
+def poll_networks_once(cfg: Config, store: Store) -> None:
+    """One poll of every watched network on this thread (``ooo run --once``)."""
+    from ooo.networks.runner import WatchLoop
+
+    settings = runner_settings(cfg)
+    for watch in make_watches(cfg):
+        try:
+            result = WatchLoop(watch, store, settings).poll()
+            if result.error:
+                log.warning("%s: %s", watch.watcher.name, result.error)
+        finally:
+            watch.watcher.close()
 
 
 def make_mailbox(cfg: Config) -> Mailbox:

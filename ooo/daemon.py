@@ -26,12 +26,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from ooo import app
 from ooo.config import Config, check_private, loads
 from ooo.core.backoff import backoff as backoff_rule
 from ooo.core.wording import human_duration
-from ooo.engine import Engine
+from ooo.engine import Engine, Outcome
 from ooo.errors import UserError
 from ooo.host import notify
 from ooo.host.lock import StateLock
@@ -40,6 +41,9 @@ from ooo.mailbox.base import Mailbox, MailboxAuthError, MailboxError, MailboxUna
 from ooo.store import Store
 from ooo.templating import Renderer
 from ooo.transport.base import Transport
+
+if TYPE_CHECKING:
+    from ooo.networks.runner import NetworkRunner
 
 log = logging.getLogger("ooo")
 
@@ -74,6 +78,8 @@ class Daemon:
     mailbox: Mailbox | None = None
     transport: Transport | None = None
     store: Store | None = None
+    networks: NetworkRunner | None = None
+    """The network watchers (tests inject one); by default built from the config."""
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -88,6 +94,7 @@ class Daemon:
         self._seen_hash = self._good_hash
         self._config_error = False
         self._main_signals = False
+        self._runner: NetworkRunner | None = None
 
     def request_stop(self) -> None:
         """Ask the loop to stop at its next safe point (what SIGTERM does, for threads)."""
@@ -186,12 +193,14 @@ class Daemon:
             with store.transaction():
                 store.set_status("pid", str(os.getpid()), self.clock())
                 store.clear_status("config_error")  # we start on a valid config
+            self._start_networks(engine, store)  # after the store exists and is migrated
             return self._loop(engine, store)
         except _Stop:
             return 0
         finally:
             if watcher is not None:
                 watcher.stop()
+            self._stop_networks()
             for sig, old in handlers.items():
                 signal.signal(sig, old)
             if not self._finished:
@@ -235,6 +244,8 @@ class Daemon:
                 engine.sync()
                 engine.flush()
                 if self.once:
+                    if not self.dry_run:
+                        app.poll_networks_once(cfg, store)  # after the mail: never delays it
                     return 0
                 timeout = self._wait_timeout(store, now)
                 waiting = False
@@ -324,6 +335,38 @@ class Daemon:
             with store.transaction():
                 store.clear_status("config_error")
 
+    # -- the network watchers ---------------------------------------------------------------
+
+    def _start_networks(self, engine: Engine, store: Store) -> None:
+        """Start the watchers in their own threads (never in a dry run or --once, which polls
+        them once in the loop); a new inquiry wakes them, so a room notice goes out at once."""
+        if self.dry_run or self.once:
+            return
+        runner = self.networks or app.make_network_runner(self.config, store.path)
+        if runner is None:
+            return
+        self._runner = runner
+        runner.start()
+        outcome_hook = engine.on_outcome
+
+        def wake_on_inquiry(outcome: Outcome) -> None:
+            if outcome.ref:
+                runner.wake()
+            if outcome_hook:
+                outcome_hook(outcome)
+
+        engine.on_outcome = wake_on_inquiry
+        log.info(
+            "watching %d network(s): %s",
+            len(runner.watches),
+            ", ".join(w.watcher.name for w in runner.watches),
+        )
+
+    def _stop_networks(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.stop()
+
     def _reload_templates(self, engine: Engine, store: Store) -> None:
         """SIGHUP with an unchanged config: read the templates again, render them all, and
         switch only if every one renders."""
@@ -367,6 +410,9 @@ class Daemon:
         if new.smtp != old.smtp and self.transport is None:
             engine.transport.close()
             engine.transport = app.make_transport(new)
+        if self.networks is None and _watching_changed(old, new):
+            self._stop_networks()
+            self._start_networks(engine, engine.store)
         log.info(
             "reloaded the config from %s (changed: %s)", new.path, ", ".join(changed) or "nothing"
         )
@@ -437,3 +483,13 @@ class Daemon:
     def _status(self, store: Store, key: str, value: str) -> None:
         with store.transaction():
             store.set_status(key, value, self.clock())
+
+
+def _watching_changed(old: Config, new: Config) -> bool:
+    """Whether the watchers must be rebuilt: the entries, or what they match and say."""
+    return (
+        new.network != old.network
+        or new.away != old.away
+        or new.owner != old.owner
+        or new.reply.share_subject != old.reply.share_subject
+    )

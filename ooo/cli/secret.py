@@ -1,5 +1,6 @@
-"""``ooo secret set|delete SECTION``: a password in the OS keyring, for the config sections
-that sign in with one."""
+"""``ooo secret set|delete SECTION``: a password or token in the OS keyring, for the config
+sections that sign in with one (mailbox, smtp) and for a watched ``[[network]]`` entry that
+says ``keyring = true`` (``network.mastodon``, ``network.bluesky``, ``network.matrix``)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import getpass
 import sys
 import types
 from collections.abc import Sequence
-from typing import Union, get_args, get_origin
+from typing import TYPE_CHECKING, Union, get_args, get_origin
 
 from ooo.cli.common import SubParsers, add_command, choices_from, load_config
 from ooo.errors import UserError
+
+if TYPE_CHECKING:
+    from ooo.config import Config
 
 
 def sections() -> Sequence[str]:
@@ -24,7 +28,10 @@ def sections() -> Sequence[str]:
             return any(is_source(arg) for arg in get_args(annotation))
         return isinstance(annotation, type) and issubclass(annotation, PasswordSource)
 
-    return [name for name, f in Config.model_fields.items() if is_source(f.annotation)]
+    from ooo.core.network import WATCH_KINDS
+
+    mail = [name for name, f in Config.model_fields.items() if is_source(f.annotation)]
+    return mail + [f"network.{kind}" for kind in sorted(WATCH_KINDS)]
 
 
 def register(sub: SubParsers, common: argparse.ArgumentParser) -> None:
@@ -40,6 +47,8 @@ def cmd_secret(args: argparse.Namespace) -> int:
     from ooo.host import secrets
 
     cfg = load_config(args)
+    if args.section.startswith("network."):
+        return _network_secret(args, cfg)
     section_cfg = getattr(cfg, args.section)
     if section_cfg is None:
         raise UserError(f"there is no [{args.section}] section in the config: nothing to store")
@@ -52,16 +61,51 @@ def cmd_secret(args: argparse.Namespace) -> int:
             advice=f"check the token helper by running it: {section_cfg.token_command or '...'}"
             " (to sign in again, run its authorize step, e.g. `oama authorize ...`)",
         )
-    entry = secrets.entry_for(args.section, section_cfg)
+    return _store(args, secrets.entry_for(args.section, section_cfg), "password")
+
+
+def _network_secret(args: argparse.Namespace, cfg: Config) -> int:
+    """The secret of the watched entry of that kind which reads it from the keyring."""
+    kind = args.section.removeprefix("network.")
+    entries = [e for e in cfg.network if e.kind == kind and e.watch]
+    if not entries:
+        raise UserError(
+            f"no watched {kind} entry in the config: nothing signs in there",
+            advice=f"add watch = true to the [[network]] entry of kind {kind!r}",
+        )
+    keyed = [e for e in entries if e.keyring_entry]
+    if not keyed:
+        raise UserError(
+            f"the watched {kind} entry takes its secret from "
+            f"{'token_command' if entries[0].token_command else 'password_command'}, "
+            "not the keyring: nothing to store",
+            advice="set keyring = true in the entry instead of the command to use the keyring",
+        )
+    if len(keyed) > 1:
+        names = ", ".join(repr(e.keyring_entry) for e in keyed)
+        raise UserError(
+            f"{len(keyed)} watched {kind} entries read the keyring ({names})",
+            advice='give each a keyring entry name (keyring = "...") and store them with '
+            "`keyring set ooo NAME`",
+        )
+    what = "token" if keyed[0].signs_in_with == "token" else "password"
+    entry = keyed[0].keyring_entry
+    assert entry is not None
+    return _store(args, entry, what)
+
+
+def _store(args: argparse.Namespace, entry: str, what: str) -> int:
+    from ooo.host import secrets
+
     if args.action == "set":
         if sys.stdin.isatty():
-            password = getpass.getpass(f"password for {args.section} ({entry}): ")
+            password = getpass.getpass(f"{what} for {args.section} ({entry}): ")
         else:
             password = sys.stdin.readline().rstrip("\n")
         if not password:
-            raise UserError("no password given; nothing stored")
+            raise UserError(f"no {what} given; nothing stored")
         secrets.set_password(args.section, entry, password)
-        print(f"stored the {args.section} password in the keyring (service 'ooo', entry {entry!r})")
+        print(f"stored the {args.section} {what} in the keyring (service 'ooo', entry {entry!r})")
     else:
         found = secrets.delete_password(args.section, entry)
         print(f"deleted {entry!r}" if found else f"no keyring entry {entry!r}")

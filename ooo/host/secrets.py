@@ -7,12 +7,18 @@ part of an error message.
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ooo.config import MailboxConfig, PasswordSource, SmtpConfig
 from ooo.errors import UserError
 from ooo.host.oauth import token_provider
+
+if TYPE_CHECKING:
+    from ooo.core.network import NetworkEntry
 
 SERVICE = "ooo"
 
@@ -118,3 +124,47 @@ def delete_password(section: str, entry: str) -> bool:
             f"cannot reach the keyring for {section}", advice=_NO_BACKEND_ADVICE
         ) from exc
     return True
+
+
+def network_secret(entry: NetworkEntry) -> Callable[[], str]:
+    """The token or password a watched ``[[network]]`` entry signs in with, asked at each
+    sign-in: its token_command or password_command, else the keyring entry
+    (``ooo secret set network.<kind>``)."""
+    section = f"network {entry.watch_name}"
+    command = entry.token_command or entry.password_command
+    if command:
+        return lambda: run_password_command(section, command)
+    keyring_entry_name = entry.keyring_entry or f"network.{entry.kind}"
+    return lambda: keyring_password(section, keyring_entry_name)
+
+
+class FileVault:
+    """A watcher's login session (Bluesky's session string, a Matrix access token obtained
+    with a password) kept between runs in a 0600 file of the state directory, so that ooo
+    logs in only when the session is gone (logins are rate-limited per account). The value is
+    a secret: it is never logged and never in the state database."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> str | None:
+        try:
+            value = self.path.read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        return value or None
+
+    def save(self, value: str) -> None:
+        from ooo.host.files import write_atomic
+
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_atomic(self.path, value, mode=0o600)
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def session_vault(entry: NetworkEntry, state_dir: Path) -> FileVault:
+    """Where ``entry``'s watcher keeps its session: ``<state dir>/sessions/<digest>``."""
+    digest = hashlib.sha256(entry.watch_name.encode("utf-8")).hexdigest()[:16]
+    return FileVault(state_dir / "sessions" / f"{entry.kind}-{digest}")
