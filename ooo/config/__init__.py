@@ -345,6 +345,30 @@ class LimitsConfig(_Model):
         return value
 
 
+class HandoffConfig(_Model):
+    """Who answers while ooo is not running (ooo.handoff): the mail server, after the lease.
+    host/port/security/ca_file are for "sieve" (ManageSieve); unset, they follow [mailbox]."""
+
+    method: Literal["none", "sieve", "exchange"] = "none"
+    lease: Duration = timedelta(minutes=15)
+    host: str | None = None
+    port: int = Field(default=4190, ge=1, le=65535)
+    security: Literal["ssl", "starttls", "plain"] | None = None
+    ca_file: Path | None = None
+
+    @field_validator("lease")
+    @classmethod
+    def _long_enough(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=30):  # shorter: the server would answer for a busy ooo
+            raise ValueError("expected at least 30s")
+        return value
+
+    def sieve_server(self, mailbox: MailboxConfig) -> tuple[str, int, str, Path | None]:
+        """(host, port, security, ca_file): an encrypted mailbox means STARTTLS on 4190."""
+        security = self.security or ("plain" if mailbox.security == "plain" else "starttls")
+        return self.host or mailbox.host, self.port, security, self.ca_file or mailbox.ca_file
+
+
 class Config(_Model):
     owner: OwnerConfig
     away: AwayConfig
@@ -359,6 +383,7 @@ class Config(_Model):
     audiences: AudiencesConfig = AudiencesConfig()
     reply: ReplyConfig = ReplyConfig()
     route: list[RouteConfig] = []
+    handoff: HandoffConfig = HandoffConfig()
 
     path: Path | None = Field(default=None, exclude=True)
 
@@ -432,6 +457,27 @@ class Config(_Model):
     def _sections(self) -> list[tuple[str, MailboxConfig | SmtpConfig]]:
         found: list[tuple[str, MailboxConfig | SmtpConfig]] = [("mailbox", self.mailbox)]
         return found + ([("smtp", self.smtp)] if self.smtp is not None else [])
+
+    @model_validator(mode="after")
+    def _handoff(self) -> Config:
+        h, backend = self.handoff, self.mailbox.backend
+        wanted = {"sieve": "imap", "exchange": "exchange"}.get(h.method, backend)
+        if backend != wanted:
+            raise ValueError(
+                f'handoff.method = "{h.method}" needs mailbox.backend = "{wanted}", not '
+                f'"{backend}": use "sieve" for an IMAP server, "exchange" for Exchange'
+            )
+        extra = {"host", "port", "security", "ca_file"} & h.model_fields_set
+        if h.method == "exchange" and extra:
+            raise ValueError(f'handoff.{min(extra)} is only used with method = "sieve": remove it')
+        host, _, security, _ = h.sieve_server(self.mailbox)
+        if h.method == "sieve" and security == "plain" and not is_loopback(host):
+            raise ValueError(
+                f"handoff.security is plain{'' if h.security else ' (as mailbox.security)'}: "
+                f"the password would cross the network unencrypted to {host!r}; plain is only "
+                'for a loopback host. Set handoff.security = "starttls" (ManageSieve\'s standard)'
+            )
+        return self
 
     @model_validator(mode="after")
     def _sign_in(self) -> Config:

@@ -55,6 +55,10 @@ class FetchedMessage:
     """When the server received it (IMAP INTERNALDATE), timezone-aware, if known."""
     size: int = 0
     """Full size in octets as the server reports it."""
+    keywords: frozenset[str] = frozenset()
+    """Its keywords when fetched, in the same round trip (IMAP FLAGS minus system flags such as
+    ``\\Seen``; Exchange categories as keywords, see ews.category_to_keyword). ``$OooServer``
+    means the mail server answered it in ooo's place (ooo.handoff)."""
 
 
 @dataclass(frozen=True)

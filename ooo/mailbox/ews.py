@@ -109,6 +109,7 @@ _MESSAGE_FIELDS = [
     "to_recipients",
     "cc_recipients",
     "text_body",
+    "categories",
 ]
 _STREAM_EVENTS = ["NewMailEvent", "CreatedEvent", "MovedEvent"]
 #: Minutes one GetStreamingEvents connection stays open (EWS allows 1-30). Short, so a closed
@@ -857,6 +858,7 @@ def _to_fetched(key: str, item: Any) -> FetchedMessage:
         body=body[:BODY_CAP],
         received_at=_aware(item.datetime_received),
         size=int(item.size or len(head) + len(body)),
+        keywords=frozenset(category_to_keyword(c) for c in item.categories or []),
     )
 
 

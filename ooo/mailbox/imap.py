@@ -58,7 +58,7 @@ _BODY_ITEM = f"BODY.PEEK[TEXT]<0.{BODY_CAP}>"
 # The server answers a partial fetch under the section name without PEEK and without the length.
 _HEADER_KEY = b"BODY[HEADER]<0>"
 _BODY_KEY = b"BODY[TEXT]<0>"
-_FETCH_ITEMS = [_HEADER_ITEM, _BODY_ITEM, "INTERNALDATE", "RFC822.SIZE"]
+_FETCH_ITEMS = [_HEADER_ITEM, _BODY_ITEM, "INTERNALDATE", "RFC822.SIZE", "FLAGS"]
 
 # RFC 3501 flag-keyword is an atom: no spaces, controls or any of ( ) { % * " \ ].
 _KEYWORD = re.compile(r"^[^\x00-\x20\x7f(){%*\"\\\]]+$")
@@ -619,6 +619,9 @@ def _to_fetched(uid: int, item: dict[bytes, Any]) -> FetchedMessage:
         body=bytes(item.get(_BODY_KEY) or b"")[:BODY_CAP],
         received_at=received,
         size=int(item.get(b"RFC822.SIZE") or 0),
+        keywords=frozenset(
+            f for f in (_text(flag) for flag in item.get(b"FLAGS") or ()) if not f.startswith("\\")
+        ),
     )
 
 

@@ -14,6 +14,7 @@ condition variable for that reason, even though the engine side is single-thread
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -92,10 +93,13 @@ class MemoryMailbox(Mailbox):
 
     # -- test and demo API -------------------------------------------------------------
 
-    def deliver(self, raw: bytes, received_at: datetime | None = None) -> str:
-        """Put a message into the watched folder, wake a waiting engine, return its key."""
+    def deliver(
+        self, raw: bytes, received_at: datetime | None = None, keywords: Iterable[str] = ()
+    ) -> str:
+        """Put a message into the watched folder, wake a waiting engine, return its key.
+        ``keywords``: flags set at delivery, as a server-side Sieve script sets them."""
         with self._cond:
-            key = self._store(self.folder, raw, received_at, set())
+            key = self._store(self.folder, raw, received_at, set(keywords))
             self._arrived = True
             self._cond.notify_all()
             return key
@@ -290,4 +294,5 @@ def _to_fetched(msg: StoredMessage) -> FetchedMessage:
         body=body[:BODY_CAP],
         received_at=msg.received_at,
         size=len(msg.raw),
+        keywords=frozenset(msg.keywords),
     )

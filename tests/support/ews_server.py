@@ -199,7 +199,16 @@ class EwsServer:
         Exchange does for a recipient it cannot resolve: that message is neither sent nor
         saved."""
         self._stopped_stream_seconds: float | None = None
-        self.oof: dict[str, str] = {"state": "Disabled", "external_audience": "All"}
+        self.oof: dict[str, str] = {
+            "state": "Disabled",
+            "external_audience": "All",
+            "start": "2026-01-01T00:00:00",
+            "end": "2026-01-02T00:00:00",
+            "internal_reply": "I am away.",
+            "external_reply": "I am away.",
+        }
+        """The automatic-reply (OOF) settings: times as Exchange keeps them (UTC, written
+        without a zone), replies as the HTML or text they were set to."""
         self._lock = threading.Condition()
         self._seq = itertools.count(1)
         self._ids = itertools.count(1)
@@ -729,10 +738,11 @@ class EwsServer:
             "<ResponseCode>NoError</ResponseCode></ResponseMessage>"
             f'<OofSettings xmlns="{T}"><OofState>{oof["state"]}</OofState>'
             f"<ExternalAudience>{oof['external_audience']}</ExternalAudience>"
-            "<Duration><StartTime>2026-01-01T00:00:00</StartTime>"
-            "<EndTime>2026-01-02T00:00:00</EndTime></Duration>"
-            "<InternalReply><Message>I am away.</Message></InternalReply>"
-            "<ExternalReply><Message>I am away.</Message></ExternalReply></OofSettings>"
+            f"<Duration><StartTime>{oof['start']}</StartTime>"
+            f"<EndTime>{oof['end']}</EndTime></Duration>"
+            f"<InternalReply><Message>{text(oof['internal_reply'])}</Message></InternalReply>"
+            f"<ExternalReply><Message>{text(oof['external_reply'])}</Message></ExternalReply>"
+            "</OofSettings>"
             "<AllowExternalOof>All</AllowExternalOof></GetUserOofSettingsResponse>"
         )
 
@@ -741,6 +751,19 @@ class EwsServer:
         if settings is not None:
             self.oof["state"] = settings.findtext("t:OofState", "Disabled", NS)
             self.oof["external_audience"] = settings.findtext("t:ExternalAudience", "All", NS)
+            for key, tag in (("start", "t:Duration/t:StartTime"), ("end", "t:Duration/t:EndTime")):
+                value = settings.findtext(tag, None, NS)
+                if value:
+                    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                    # Exchange keeps and reports OOF times in UTC, without a zone designator.
+                    self.oof[key] = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            for key, tag in (
+                ("internal_reply", "t:InternalReply"),
+                ("external_reply", "t:ExternalReply"),
+            ):
+                value = settings.findtext(f"{tag}/t:Message", None, NS)
+                if value is not None:
+                    self.oof[key] = value
         return _soap(
             f'<SetUserOofSettingsResponse xmlns="{M}"><ResponseMessage ResponseClass="Success">'
             "<ResponseCode>NoError</ResponseCode></ResponseMessage></SetUserOofSettingsResponse>"

@@ -248,6 +248,22 @@ class MailboxContract:
         assert msg.key
         assert len({m.key for m in batch.messages}) == len(batch.messages) == 2
 
+    def test_fetched_message_carries_its_keywords(self, mailbox: Mailbox, deliver: Deliver) -> None:
+        """fetch_new reports each message's keywords from the same fetch: none on new mail,
+        and those set since (by ooo, or by the server's Sieve script at delivery, such as
+        $OooServer) when it is fetched again; they belong to that message only."""
+        cursor = mailbox.baseline(datetime.now(UTC))
+        deliver(message(unique("plain")))
+        deliver(message(unique("server answered")))
+        first, second = drain(mailbox, cursor)[0]
+        assert first.keywords == second.keywords == frozenset()
+        mailbox.tag(second.key, "$OooServer")
+        mailbox.tag(second.key, "$OooOpen")
+        again = mailbox.fetch_new(cursor).messages
+        assert [m.key for m in again] == [first.key, second.key]
+        assert again[0].keywords == frozenset()
+        assert again[1].keywords == {"$OooServer", "$OooOpen"}
+
     def test_body_is_capped(self, mailbox: Mailbox, deliver: Deliver) -> None:
         """Only the first BODY_CAP bytes of a large body are fetched; size tells the whole."""
         cursor = mailbox.baseline(datetime.now(UTC))

@@ -13,6 +13,9 @@ Mail flow::
     submission_port  (AUTH, Dovecot SASL) -/       ^                |
                                                    +-- smtp_port <--+  Sieve vacation replies
 
+- ManageSieve (RFC 5804) listens on `managesieve_port`, plain text on loopback; the scripts it
+  stores are the ones `set_sieve` writes (``~/sieve``, active one linked from
+  ``~/.dovecot.sieve``), and Sieve runs them at LMTP delivery.
 - All users live in one domain, `domain` = ``example.test``; ``user+anything@`` is delivered to
   ``user``'s INBOX; mail to an unknown local part is refused at RCPT time (550).
 - Nothing can leave the machine: every non-local transport is ``error:``, DNS is off, and
@@ -69,6 +72,9 @@ _SEARCH_PATH = os.pathsep.join(
     [os.environ.get("PATH", ""), "/usr/sbin", "/sbin", "/usr/bin", "/usr/local/sbin"]
 )
 _BINARIES = ("dovecot", "postfix", "postmap", "sievec")
+# Services Dovecot starts from its own folder (Debian's path): ManageSieve, from the
+# dovecot-managesieved package.
+_DOVECOT_SERVICES = ("/usr/lib/dovecot/managesieve", "/usr/lib/dovecot/managesieve-login")
 
 # Unix socket paths are limited to 107 bytes; the longest socket either daemon puts under its
 # base/queue directory adds about 25 bytes, so leave a margin.
@@ -133,7 +139,8 @@ class MailServersMissing(RuntimeError):
 
 def missing_binaries() -> list[str]:
     """Names of the server programs this module needs that are not installed."""
-    return [name for name in _BINARIES if shutil.which(name, path=_SEARCH_PATH) is None]
+    missing = [name for name in _BINARIES if shutil.which(name, path=_SEARCH_PATH) is None]
+    return missing + [path for path in _DOVECOT_SERVICES if not Path(path).exists()]
 
 
 def _binary(name: str) -> str:
@@ -393,7 +400,8 @@ class MailStack:
             self.submission_port,
             self.lmtp_port,
             self.auth_port,
-        ) = _free_ports(5)
+            self.managesieve_port,
+        ) = _free_ports(6)
 
     @property
     def dovecot_log(self) -> Path:
@@ -444,6 +452,7 @@ class MailStack:
             imap_port=self.imap_port,
             lmtp_port=self.lmtp_port,
             auth_port=self.auth_port,
+            managesieve_port=self.managesieve_port,
         )
 
     def _oauth2_conf(self) -> str:
@@ -736,7 +745,8 @@ class MailStack:
                 raise self._failure(f"{name} {label} port {port} did not answer in time")
 
     def start_dovecot(self) -> None:
-        """Start Dovecot (no-op if running) and wait until IMAP, LMTP and auth answer."""
+        """Start Dovecot (no-op if running) and wait until IMAP, LMTP, auth and ManageSieve
+        answer."""
         with self._lock:
             if self.dovecot_running:
                 return
@@ -753,6 +763,8 @@ class MailStack:
                     ("IMAP", self.imap_port, b"* OK"),
                     ("LMTP", self.lmtp_port, b"220 "),
                     ("auth", self.auth_port, b"VERSION"),
+                    # The greeting starts with the capability list; its first line names it.
+                    ("ManageSieve", self.managesieve_port, b'"IMPLEMENTATION"'),
                 ],
                 self._paths.dovecot_pid,
                 "dovecot",
@@ -963,6 +975,7 @@ class MailStack:
             "submission_port": self.submission_port,
             "lmtp_port": self.lmtp_port,
             "auth_port": self.auth_port,
+            "managesieve_port": self.managesieve_port,
             "root": str(self.root),
             "dovecot_log": str(self.dovecot_log),
             "postfix_log": str(self.postfix_log),
