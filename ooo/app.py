@@ -34,6 +34,7 @@ from ooo.transport.base import Transport
 
 if TYPE_CHECKING:
     from ooo.core.network import NetworkEntry
+    from ooo.handoff.supervisor import Supervisor
     from ooo.networks.runner import NetworkRunner, RunnerSettings, Watch
 
 log = logging.getLogger("ooo")
@@ -286,6 +287,26 @@ def poll_networks_once(cfg: Config, store: Store) -> None:
                 log.warning("%s: %s", watch.watcher.name, result.error)
         finally:
             watch.watcher.close()
+
+
+def make_handoff(
+    cfg: Config, renderer: Renderer, store: Store, clock: Callable[[], datetime]
+) -> Supervisor:
+    """The handoff ``[handoff]`` asks for, driven for the daemon (method "none": a supervisor
+    that does nothing). The last run's state comes from the store."""
+    from ooo import handoff
+    from ooo.handoff.base import HandoffState
+    from ooo.handoff.supervisor import STATUS_KEY, Supervisor
+
+    saved = store.status().get(STATUS_KEY)
+    previous = HandoffState.from_json(saved[0]) if saved else None
+    return Supervisor(
+        handoff.create(cfg, renderer, clock, previous),
+        store,
+        clock,
+        lease=cfg.handoff.lease,
+        window_start=cfg.away.start,
+    )
 
 
 def make_mailbox(cfg: Config) -> Mailbox:

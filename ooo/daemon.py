@@ -34,6 +34,7 @@ from ooo.core.backoff import backoff as backoff_rule
 from ooo.core.wording import human_duration
 from ooo.engine import Engine, Outcome
 from ooo.errors import UserError
+from ooo.handoff.base import HandoffRefused
 from ooo.host import notify
 from ooo.host.lock import StateLock
 from ooo.host.reload import ConfigWatcher, fingerprint, interrupt_main_thread
@@ -43,6 +44,8 @@ from ooo.templating import Renderer
 from ooo.transport.base import Transport
 
 if TYPE_CHECKING:
+    from ooo.handoff.sleep import SleepHook
+    from ooo.handoff.supervisor import Supervisor
     from ooo.networks.runner import NetworkRunner
 
 log = logging.getLogger("ooo")
@@ -95,6 +98,9 @@ class Daemon:
         self._config_error = False
         self._main_signals = False
         self._runner: NetworkRunner | None = None
+        self._handoff: Supervisor | None = None
+        self._sleep_hook: SleepHook | None = None
+        self._took_back = False
 
     def request_stop(self) -> None:
         """Ask the loop to stop at its next safe point (what SIGTERM does, for threads)."""
@@ -194,6 +200,7 @@ class Daemon:
                 store.set_status("pid", str(os.getpid()), self.clock())
                 store.clear_status("config_error")  # we start on a valid config
             self._start_networks(engine, store)  # after the store exists and is migrated
+            self._start_handoff(renderer, store)
             return self._loop(engine, store)
         except _Stop:
             return 0
@@ -201,6 +208,7 @@ class Daemon:
             if watcher is not None:
                 watcher.stop()
             self._stop_networks()
+            self._stop_handoff()
             for sig, old in handlers.items():
                 signal.signal(sig, old)
             if not self._finished:
@@ -241,8 +249,10 @@ class Daemon:
                     log.info("reconnected to the mailbox after %d attempt(s)", attempt)
                 attempt = 0
                 self._status(store, "state", "watching")
+                self._handoff_alive(engine)  # the lease first, then catch up
                 engine.sync()
                 engine.flush()
+                self._handoff_alive(engine)  # the senders just answered, soon after
                 if self.once:
                     if not self.dry_run:
                         app.poll_networks_once(cfg, store)  # after the mail: never delays it
@@ -281,8 +291,9 @@ class Daemon:
                 attempt += 1
                 self._retry_later(store, mailbox, exc, attempt)
             except UserError as exc:
-                # e.g. the keyring is locked: keep trying, the owner may unlock it.
-                if self.once:
+                # e.g. the keyring is locked: keep trying, the owner may unlock it. But never
+                # run beside the owner's own responder (HandoffRefused says what to change).
+                if self.once or isinstance(exc, HandoffRefused):
                     raise
                 attempt += 1
                 self._retry_later(store, mailbox, exc, attempt, minimum=60.0)
@@ -334,6 +345,49 @@ class Daemon:
             self._config_error = False
             with store.transaction():
                 store.clear_status("config_error")
+
+    # -- the handoff to the mail server ------------------------------------------------------
+
+    def _start_handoff(self, renderer: Renderer, store: Store) -> None:
+        """Build the handoff (HandoffRefused, a conflict with the owner's own responder, stops
+        the start-up with advice) and, outside --once, the logind hook that hands off before
+        the machine sleeps or shuts down."""
+        if self.dry_run or self.config.handoff.method == "none":
+            return
+        self._handoff = app.make_handoff(self.config, renderer, store, self.clock)
+        self._took_back = False
+        if not self.once:
+            from ooo.handoff.sleep import SleepHook
+
+            self._sleep_hook = SleepHook(
+                on_sleep=self._handoff.stopping, on_resume=self._handoff.resumed
+            )
+            self._sleep_hook.start()
+
+    def _handoff_alive(self, engine: Engine) -> None:
+        """Inside the window: take the lease back once (before catching up), then keep it."""
+        supervisor = self._handoff
+        if supervisor is None:
+            return
+        if not self._took_back:
+            supervisor.start()
+            self._took_back = True
+        else:
+            supervisor.alive()
+        engine.server_since = supervisor.server_since()
+
+    def _stop_handoff(self) -> None:
+        """A clean stop inside the window: the server answers from now on (lease = now)."""
+        hook, self._sleep_hook = self._sleep_hook, None
+        if hook is not None:
+            hook.stop()
+        supervisor, self._handoff = self._handoff, None
+        if supervisor is None:
+            return
+        if self._took_back and not self._finished:
+            supervisor.stopping("stopped")
+        supervisor.flush_records()
+        supervisor.close()
 
     # -- the network watchers ---------------------------------------------------------------
 
@@ -425,6 +479,9 @@ class Daemon:
         retry = store.next_retry_at()
         if retry is not None:
             limits.append((retry - now).total_seconds())
+        due = self._handoff.due() if self._handoff else None
+        if due is not None:
+            limits.append((due - now).total_seconds())
         return max(0.05, min(limits))
 
     def _retry_later(
@@ -461,6 +518,8 @@ class Daemon:
         # Replies already queued answer mail that came in the window: still send them.
         with suppress(MailboxError):
             engine.flush()
+        if self._handoff is not None and not self.dry_run:
+            self._handoff.window_over()  # the owner's own setup, exactly as before
         paths: list[Path] = []
         if not self.dry_run:
             paths = app.write_reports(self.config, store)

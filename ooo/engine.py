@@ -26,6 +26,7 @@ from ooo.core.policy import AUTOMATED, INQUIRY, Decision, Owner, Reason, decide
 from ooo.core.refs import find_refs, new_ref
 from ooo.core.resolve import Role, Signal, classify
 from ooo.core.routing import Routing
+from ooo.core.sieve import SERVER_KEYWORD
 from ooo.mailbox.base import CursorInvalid, FetchedMessage, Mailbox, MailboxError
 from ooo.store import MessageRecord, Store, TagTask, iso
 from ooo.templating import Renderer
@@ -123,6 +124,9 @@ class Engine:
     router: Callable[[Inbound, str], Routing] | None = None
     """Audience/delegate routing (ooo.core.routing.route bound to the config); None: plain
     replies."""
+    server_since: datetime | None = None
+    """While the mail server stands in for ooo without marking what it answers (Exchange's
+    automatic replies): the moment it took over. A message received since is its to answer."""
     _epoch: int = field(default=0, init=False)
 
     # -- start-up ---------------------------------------------------------------------------
@@ -252,6 +256,10 @@ class Engine:
                     unknown = "external_replies" in routing.no_reply_reason
                     reason = Reason.UNKNOWN_SENDER if unknown else Reason.AUDIENCE_OFF
                     decision = Decision(reason, routing.no_reply_reason)
+            if decision.reply and self._server_answered(fetched, msg):
+                decision = Decision(
+                    Reason.SERVER_ANSWERED, "the mail server's automatic reply ([handoff])"
+                )
             if decision.reply:
                 decision = self._valve(decision, now)
             if not follows and decision.reason in INQUIRY:
@@ -378,6 +386,14 @@ class Engine:
                     self.store.set_tagged(row.id, status)
             changed += len(rows)
         return changed
+
+    def _server_answered(self, fetched: FetchedMessage, msg: Inbound) -> bool:
+        """The mail server took charge of this message while ooo was not answering: its
+        script marked it (SERVER_KEYWORD), or Exchange's replies were on when it arrived."""
+        if SERVER_KEYWORD in fetched.keywords:
+            return True
+        since = self.server_since
+        return since is not None and msg.received_at is not None and msg.received_at >= since
 
     def _valve(self, decision: Decision, now: datetime) -> Decision:
         """The flood valve: too many replies in the last hour turns a reply into a tracked,

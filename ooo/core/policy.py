@@ -42,6 +42,7 @@ class Reason(StrEnum):
     FOLLOW_UP = "follow_up"
     RATE_LIMITED = "rate_limited"
     OVERSIZED_HEADER = "oversized_header"
+    SERVER_ANSWERED = "answered_by_server"
 
 
 DESCRIPTIONS: dict[Reason, str] = {
@@ -69,6 +70,8 @@ DESCRIPTIONS: dict[Reason, str] = {
     "tripped during a flood (tracked as an inquiry)",
     Reason.OVERSIZED_HEADER: "the header block is over 256 KB and was cut: what it hides "
     "(List-Id, Auto-Submitted...) is unknown, so it is not answered",
+    Reason.SERVER_ANSWERED: "the mail server answered it while ooo was not running "
+    "([handoff]); tracked as an inquiry, never answered again",
 }
 
 _LIST_HEADERS = (
@@ -121,6 +124,7 @@ INQUIRY = frozenset(
         Reason.UNKNOWN_SENDER,
         Reason.AUDIENCE_OFF,
         Reason.RATE_LIMITED,
+        Reason.SERVER_ANSWERED,
     }
 )
 

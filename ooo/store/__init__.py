@@ -264,11 +264,38 @@ class Store(SocialStore):
         return cur.lastrowid
 
     def last_reply_at(self, recipient: str) -> datetime | None:
+        """When ``recipient`` was last answered: by ooo, or by the mail server in its place."""
         row = self.db.execute(
-            "SELECT max(created_at) FROM reply WHERE recipient = ? AND kind = 'reply'",
-            (recipient,),
+            "SELECT max(at) FROM (SELECT max(created_at) AS at FROM reply WHERE recipient = ? "
+            "AND kind = 'reply' UNION ALL SELECT max(coalesce(received_at, decided_at)) FROM "
+            "message WHERE sender = ? AND reason = 'answered_by_server')",
+            (recipient, recipient),
         ).fetchone()
         return from_iso(row[0])
+
+    def answered_senders(self, since: datetime, limit: int = 5000) -> list[str]:
+        """Everyone answered since ``since`` (by ooo, or by the server in its place), newest
+        first: the mail server must not answer them again while it stands in for ooo."""
+        rows = self.db.execute(
+            "SELECT who FROM (SELECT recipient AS who, max(created_at) AS at FROM reply "
+            "WHERE kind = 'reply' AND state != 'failed' AND created_at >= ? GROUP BY recipient "
+            "UNION ALL SELECT sender, max(decided_at) FROM message WHERE reason = "
+            "'answered_by_server' AND decided_at >= ? AND sender IS NOT NULL GROUP BY sender) "
+            "GROUP BY who ORDER BY max(at) DESC LIMIT ?",
+            (iso(since), iso(since), limit),
+        )
+        return [r[0] for r in rows]
+
+    def server_periods(self) -> list[dict[str, str | None]]:
+        """The stretches of the window the mail server answered in ooo's place (the latest
+        word on each, by its start), oldest first."""
+        latest: dict[str, dict[str, str | None]] = {}
+        for (data,) in self.db.execute(
+            "SELECT data FROM event WHERE kind = 'server_period' ORDER BY id"
+        ):
+            period = json.loads(data)
+            latest[period["start"]] = period
+        return sorted(latest.values(), key=lambda p: p["start"] or "")
 
     def replies_since(self, since: datetime) -> int:
         """Replies (not forwards) queued at or after ``since``: the flood valve's measure."""
@@ -376,7 +403,8 @@ class Store(SocialStore):
         )
 
     def signals(self, ref: str | None = None) -> list[SignalRecord]:
-        """The signals of one inquiry (or of all), in the order they happened."""
+        """The signals of one inquiry (or of all), in the order they happened: from email
+        and from the owner's networks alike (those name their ``network`` and ``link``)."""
         if ref:
             rows = self.db.execute("SELECT * FROM signal WHERE ref = ? ORDER BY at, id", (ref,))
         else:
@@ -394,6 +422,8 @@ class Store(SocialStore):
                 message_id=r["message_id"],
                 flagged=bool(r["flagged"]),
                 unverified=r["unverified"],
+                network=r["network"],
+                link=r["link"],
             )
             for r in rows
         ]
