@@ -1,5 +1,6 @@
 """Write docs/example-report.html (and, with --screenshot, docs/example-report.png) from fixed,
-made-up data: two weeks away, 25 inquiries, every kind of outcome.
+made-up data: two weeks away, 25 inquiries, every kind of outcome, some of them answered on the
+owner's networks (a follower on Mastodon, a teammate in the internal Matrix room).
 
 Usage: ``python docs/make_example_report.py [--screenshot] [--out FOLDER]``. The page is what
 ``ooo report --format html`` makes (the shipped templates/report.html.j2 and report.css). The
@@ -16,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -52,6 +54,50 @@ def still_open(hours: float, evidence: str, author: str, urgent: bool = False) -
 
 def reopened(hours: float) -> Event:
     return (hours, "reopened", None, "owner_reopened", "", None, None, False)
+
+
+# A post on the owner's network, as the watchers store it: (the event, network, link).
+Post = tuple[Event, str, str]
+
+
+def answered_on(hours: float, network: str, author: str, evidence: str, link: str) -> Post:
+    event: Event = (
+        hours,
+        "resolved",
+        "network",
+        "network_answered",
+        evidence,
+        author,
+        author,
+        False,
+    )
+    return event, network, link
+
+
+# The networks' side of some inquiries (by subject): what the watchers saw there, with the
+# email signals of the same inquiry, merged into one story. Only the page uses them
+# (``example_data(networks=True)``): the data without them stays an email-only report.
+NETWORK_STORIES: dict[str, list[Event | Post]] = {
+    "Export to CSV drops accents": [
+        answered_on(
+            6,
+            "mastodon",
+            "@gus@fosstodon.org",
+            "Open the file as UTF-8 in the import dialog; the export itself is fine.",
+            "https://fosstodon.org/@gus/113620418817",
+        ),
+        resolved(9, "sender", "Thanks, that did it!", "marta@customer.example"),
+    ],
+    "Where is the on-call rota?": [
+        answered_on(
+            0.5,
+            "matrix",
+            "@felix:example.com",
+            "It moved to the wiki under Operations.",
+            "https://matrix.to/#/!teamhelp:example.com/$rota?via=example.com",
+        ),
+    ],
+}
 
 
 # (day of the window, time, name, address, subject, audience, answered?, events)
@@ -144,7 +190,9 @@ SUPPRESSED = {
 }
 
 
-def example_data() -> tuple[list[InquiryFacts], list[SignalEvent]]:
+def example_data(networks: bool = False) -> tuple[list[InquiryFacts], list[SignalEvent]]:
+    """The inquiries and their signals; with ``networks``, some told as the owner's networks
+    saw them (:data:`NETWORK_STORIES`)."""
     inquiries, signals = [], []
     for n, (day, hhmm, name, address, subject, audience, replied, events) in enumerate(INQUIRIES):
         hh, mm = map(int, hhmm.split(":"))
@@ -153,16 +201,20 @@ def example_data() -> tuple[list[InquiryFacts], list[SignalEvent]]:
         inquiries.append(
             InquiryFacts(ref, address, name, subject, received, audience, replied, CAROL, None)
         )
-        for hours, kind, by, rule, evidence, author, helper, flagged in events:
+        told: list[Event | Post] = list(events)
+        if networks:
+            told = NETWORK_STORIES.get(subject, told)
+        for item in told:
+            event, network, link = item if len(item) == 3 else (item, None, None)
+            hours, kind, by, rule, evidence, author, helper, flagged = event
             at = received + timedelta(hours=hours)
-            signals.append(
-                SignalEvent(ref, at, kind, by, rule, evidence, author, helper, None, flagged)  # type: ignore[arg-type]
-            )
+            signal = SignalEvent(ref, at, kind, by, rule, evidence, author, helper, None, flagged)  # type: ignore[arg-type]
+            signals.append(replace(signal, network=network, link=link))
     return inquiries, signals
 
 
 def example_report_html() -> str:
-    inquiries, signals = example_data()
+    inquiries, signals = example_data(networks=True)
     report = build_report(
         inquiries,
         signals,

@@ -1,12 +1,29 @@
-"""``ooo check``: the config, the templates and both connections, one line each."""
+"""``ooo check``: the config, the templates, both connections and each watched network, one
+line each.
+
+A watched ``[[network]]`` entry is signed in to read-only, with the secret and the session the
+daemon uses (``ooo.host.secrets.network_secret`` and ``session_vault``), and says what it can
+see (``Watcher.check``); a refused sign-in or an unreachable service is a FAIL line with the
+reason.
+"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from ooo.cli.common import SubParsers, add_command, load_config
 from ooo.errors import OooError, UserError
+
+if TYPE_CHECKING:
+    from ooo.config import Config
+    from ooo.core.network import NetworkEntry
+    from ooo.networks.base import Watcher
+
+#: ``line(ok, what, detail)``: one line of the check's output.
+Line = Callable[[bool, str, str], None]
 
 
 def register(sub: SubParsers, common: argparse.ArgumentParser) -> None:
@@ -74,5 +91,52 @@ def cmd_check(args: argparse.Namespace) -> int:
         line(False, "smtp" if cfg.smtp else "transport", str(exc))
     finally:
         transport.close()
+    check_networks(cfg, line)
     line(True, "state", str(state_dir(cfg)))
     return 1 if failures else 0
+
+
+def check_networks(
+    cfg: Config, line: Line, create: Callable[[NetworkEntry], Watcher] | None = None
+) -> None:
+    """Sign in to each watched network read-only and say what it can see, one line each.
+    ``create`` builds the watcher of an entry (default: ``ooo.networks.create`` with the
+    entry's secret and session, as the daemon does)."""
+    from ooo.networks.base import NetworkAuthError, NetworkError
+
+    make = create or _watcher_factory(cfg)
+    for entry in (e for e in cfg.network if e.watch):
+        where = entry.handle or entry.watch_room or entry.identity
+        watcher: Watcher | None = None
+        try:
+            watcher = make(entry)
+            line(True, entry.kind, f"{where}: {watcher.check()}")
+        except NetworkAuthError as exc:
+            line(False, entry.kind, f"{where}: sign-in refused: {exc} ({_secret_advice(entry)})")
+        except NetworkError as exc:  # NetworkUnavailable: down, slow, 5xx, rate-limited
+            line(False, entry.kind, f"{where}: cannot reach {entry.service_url}: {exc}")
+        except UserError as exc:  # the secret could not be read (command, keyring)
+            line(False, entry.kind, f"{where}: {exc.message}")
+        except ImportError as exc:
+            line(False, entry.kind, f"{where}: its client library is missing ({exc.name})")
+        finally:
+            if watcher is not None:
+                watcher.close()
+
+
+def _watcher_factory(cfg: Config) -> Callable[[NetworkEntry], Watcher]:
+    from ooo import networks
+    from ooo.app import state_dir
+    from ooo.host.secrets import network_secret, session_vault
+
+    def make(entry: NetworkEntry) -> Watcher:
+        return networks.create(entry, network_secret(entry), session_vault(entry, state_dir(cfg)))
+
+    return make
+
+
+def _secret_advice(entry: NetworkEntry) -> str:
+    if entry.token_command or entry.password_command:
+        key = "token_command" if entry.token_command else "password_command"
+        return f"check what its {key} prints"
+    return f"store a new one with `ooo secret set network.{entry.kind}`"

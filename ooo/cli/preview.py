@@ -1,5 +1,6 @@
 """``ooo preview``: the exact reply a message would get (headers and every MIME part), or the
-exact reason it gets none, from the real engine on a throw-away copy of the state."""
+exact reason it gets none, from the real engine on a throw-away copy of the state; and, for an
+inquiry, which watched networks ooo will look at for answers (and where it will ask)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ooo.errors import UserError
 
 if TYPE_CHECKING:
     from ooo.config import Config
+    from ooo.core.routing import Routing
     from ooo.store import Store
 
 
@@ -111,6 +113,8 @@ def _preview(cfg: Config, raw: bytes, at: datetime, store: Store) -> int:
     if outcome.routing:
         for line in outcome.routing.describe():
             print(line)
+        if outcome.ref and any(e.watch for e in cfg.network):
+            print(watched_line(cfg, outcome.routing))
     row_id = store.messages()[-1].id
     mine = [r for r in store.replies() if r.message == row_id]
     if not mine:
@@ -123,6 +127,28 @@ def _preview(cfg: Config, raw: bytes, at: datetime, store: Store) -> int:
         print(f"\n=== {what}: to {row.recipient}{cc}; envelope sender {envelope} ===")
         print(_show(email.message_from_bytes(row.raw, policy=email.policy.default)))
     return 0
+
+
+def watched_line(cfg: Config, routing: Routing) -> str:
+    """Where ooo will look for answers to this sender's inquiry: the watched entries they may
+    see, and whether ooo also asks there (a notice in an internal room, ``ask``)."""
+    from ooo.core.social import watched_entries
+
+    found = watched_entries(
+        cfg.network, internal_sender=routing.internal_sender, audience=routing.audience
+    )
+    if not found:
+        return "watched:  none for this sender (the watched networks are not shown to them)"
+    places = []
+    for entry, asks in found:
+        place = entry.display
+        if asks:
+            shown = ["their name"] + ["the subject"] * cfg.reply.share_subject
+            shown += ["a mailto link to answer them"] * entry.share_sender
+            unsaid = "" if entry.share_sender else ", not their address"
+            place += f" (ooo posts a notice asking the room, with {' and '.join(shown)}{unsaid})"
+        places.append(place)
+    return "watched:  answers are looked for on " + "; ".join(places)
 
 
 def _synthetic(args: argparse.Namespace, default_to: str) -> bytes:

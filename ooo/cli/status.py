@@ -1,5 +1,6 @@
 """``ooo status``: what the responder is doing and has done. The command gathers the facts
-from the config, the store and the state lock; :mod:`ooo.core.status` says them."""
+from the config, the store and the state lock; :mod:`ooo.core.status` says them (the network
+watchers apart from the mailbox)."""
 
 from __future__ import annotations
 
@@ -65,6 +66,9 @@ def gather(cfg: Config, store: Store) -> StatusFacts:
         failed=[
             ReplyProblem(r.recipient, r.subject, r.last_error) for r in store.replies("failed")
         ],
+        watched=list(dict.fromkeys(e.watch_name for e in cfg.network if e.watch)),
+        watchers=store.watcher_states(),
+        notices=store.notices(),
     )
 
 

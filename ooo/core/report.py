@@ -4,7 +4,9 @@ by whom, and which still need them.
 Pure: no clock, no I/O; ``at``, the moment the statuses describe, is passed in.
 
 - :func:`derive` folds the stored signals of each inquiry into its status at a moment ``at``.
-  The status is never stored; this function is the only place that decides it.
+  The status is never stored; this function is the only place that decides it. Signals from
+  email and from posts on the owner's networks are one story, oldest first; an inquiry a post
+  resolved for the network knows where and by whom (:class:`NetworkAnswer`).
 - :func:`build_report` turns inquiries, signals and the counts of suppressed messages into a
   :class:`Report`: the inquiries in reading order (open ones first, VIPs and flagged ones at the
   top, oldest first; then resolved ones, oldest first), a summary and counts per day.
@@ -25,13 +27,14 @@ from zoneinfo import ZoneInfo
 
 from ooo.core.policy import Reason
 from ooo.core.tracking import InquiryFacts, ResolvedBy, SignalEvent
-from ooo.core.wording import RESOLVERS, describe_arrival, describe_event
+from ooo.core.wording import RESOLVERS, describe_arrival, describe_event, safe_link
 
 __all__ = [
     "OUTCOMES",
     "RESOLVERS",
     "DayCounts",
     "InquiryView",
+    "NetworkAnswer",
     "Report",
     "Status",
     "Summary",
@@ -41,12 +44,30 @@ __all__ = [
 
 Status = Literal["open", "resolved"]
 
+_NETWORK = attrgetter("network")
+
 # A ``resolved`` signal names who resolved it; should one ever come without, the rule says.
 _BY_RULE: dict[str, ResolvedBy] = {
     "delegate_answered": "delegate",
     "network_answered": "network",
     "owner_resolved": "owner",
 }
+
+
+@dataclass(frozen=True)
+class NetworkAnswer:
+    """Where and by whom the owner's network answered an inquiry that a post resolved: "@ana@
+    hachyderm.io answered on Mastodon (link), 3 h after the question"."""
+
+    network: str
+    """The kind of network ("mastodon", "bluesky", "matrix")."""
+    helper: str | None
+    """Who answered (a handle there)."""
+    link: str | None
+    """The answer's web link (the helper's own post when it is in the story, else the post
+    that resolved it), only when it is a plain http(s) URL."""
+    at: datetime
+    """When that post was written."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +91,13 @@ class InquiryView(InquiryFacts):
     unverified: int = 0
     """Signals not counted because the owner's server said their message failed its sender
     checks (a forged From, a third party posing as the asker's correspondent)."""
+    answer: NetworkAnswer | None = None
+    """Resolved by the network through a post: where, by whom, the link (None otherwise)."""
+    story: tuple[SignalEvent, ...] = ()
+    """Every signal up to the moment of the view, email and network merged, oldest first
+    (``last_event`` says the last one)."""
+    from_network: bool = False
+    """Something in its story happened on the owner's network (a post)."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +202,11 @@ def derive(
     was and nothing resolved it in between: "still need this" after "urgent" is no less urgent);
     ``reopened`` (the owner) makes it open and not flagged. No signal: open. ``timezone`` is
     the one the times in ``last_event`` are written in (default: that of ``at``).
+
+    Signals from posts (``network`` set) take part like email ones. When one resolves it for
+    the network, the view's ``answer`` says where and by whom; a sender who then says by email
+    that it is resolved, naming nobody, confirms that answer (the network keeps the credit, as
+    when the asker thanks the helper on the network).
     """
     _require_aware(at, "at")
     tz = timezone or at.tzinfo
@@ -199,22 +232,28 @@ def _fold(inquiry: InquiryFacts, events: Sequence[SignalEvent], tz: tzinfo | Non
     resolved_at: datetime | None = None
     evidence: str | None = None
     helper: str | None = None
+    answer: NetworkAnswer | None = None
     for event in events:
         if event.unverified:
             continue  # shown (last_event), never applied: the server says it was forged
         if event.kind == "resolved":
+            if answer is not None and _confirms(event):
+                resolved_at = event.at
+                evidence = event.evidence.strip() or evidence
+                continue
             status, flagged = "resolved", False
             resolved_by = event.by or _BY_RULE.get(event.rule, "sender")
             resolved_at = event.at
             evidence = event.evidence.strip() or None
             helper = event.helper or None
+            answer = _answer(event, events) if resolved_by == "network" else None
         else:
             if event.kind == "open":
                 flagged = event.flagged or (status == "open" and flagged)
             else:  # reopened by the owner: back to the pile, no longer urgent
                 flagged = False
             status = "open"
-            resolved_by = resolved_at = evidence = helper = None
+            resolved_by = resolved_at = evidence = helper = answer = None
     last = events[-1] if events else None
     return InquiryView(
         ref=inquiry.ref,
@@ -236,7 +275,45 @@ def _fold(inquiry: InquiryFacts, events: Sequence[SignalEvent], tz: tzinfo | Non
         last_event=describe_event(last, tz) if last else describe_arrival(inquiry),
         time_to_resolve=resolved_at - inquiry.received_at if resolved_at else None,
         unverified=sum(1 for e in events if e.unverified),
+        answer=answer,
+        story=tuple(events),
+        from_network=any(map(_NETWORK, events)),
     )
+
+
+def _confirms(event: SignalEvent) -> bool:
+    """The sender says by email that it is resolved and names nobody: after an answer from
+    the network, that confirms the answer."""
+    by = event.by or _BY_RULE.get(event.rule, "sender")
+    return event.network is None and by == "sender" and not event.helper
+
+
+def _answer(event: SignalEvent, events: Sequence[SignalEvent]) -> NetworkAnswer | None:
+    """Where and by whom a post resolved an inquiry for the network: the helper's own answer
+    when it is in the story (the asker's "thanks, that solved it" names the helper and
+    resolves it, the answer is the helper's post), else the post itself."""
+    if event.network is None:
+        return None
+    helper = event.helper or event.author
+    who = _handle(helper)
+    own = next(
+        (
+            e
+            for e in reversed(events)
+            if e.at <= event.at
+            and e.network == event.network
+            and e.link
+            and not e.unverified
+            and who
+            and _handle(e.author) == who
+        ),
+        event,
+    )
+    return NetworkAnswer(event.network, helper, safe_link(own.link), own.at)
+
+
+def _handle(handle: str | None) -> str:
+    return (handle or "").strip().lstrip("@").lower()
 
 
 def _require_aware(moment: datetime, name: str) -> None:

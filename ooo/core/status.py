@@ -4,17 +4,24 @@ Pure: the window, the daemon's last recorded state, the process holding the stat
 mailbox cursor, the counts by reason, the replies, the flood valve and the last errors arrive
 as data (:class:`StatusFacts`), with ``now``; nothing here reads the store, the config or the
 clock. Times are shown in the owner's time zone.
+
+The network watchers run apart from the mailbox (a network that is down never delays a reply),
+and their state is said apart, after the mailbox's: each watcher's state, last and next poll,
+backoff and last error (:class:`WatcherState`), and the notices posted to an internal room
+(:class:`RoomNotice`). A responder that watches nothing shows nothing more.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from ooo.core.policy import DESCRIPTIONS, Reason
+from ooo.core.wording import human_duration, plain
 
 #: The store's status table: key -> (value, when it was set).
 StatusTable = Mapping[str, tuple[str, datetime]]
@@ -27,6 +34,58 @@ class ReplyProblem:
     recipient: str
     subject: str
     error: str | None
+
+
+class WatcherState(Protocol):
+    """One watcher's state as its thread last recorded it (``Store.watcher_states``)."""
+
+    @property
+    def watcher(self) -> str:
+        """``mastodon:@bob@hachyderm.io``, ``matrix:!abc:example.org``."""
+
+    @property
+    def state(self) -> str:
+        """starting, ok, backoff, auth, stopped."""
+
+    @property
+    def last_poll(self) -> datetime | None: ...
+
+    @property
+    def last_ok(self) -> datetime | None: ...
+
+    @property
+    def next_poll(self) -> datetime | None: ...
+
+    @property
+    def attempts(self) -> int:
+        """Failed polls in a row."""
+
+    @property
+    def retry_after(self) -> float | None:
+        """The wait the service asked for, in seconds."""
+
+    @property
+    def last_error(self) -> str | None: ...
+
+
+class RoomNotice(Protocol):
+    """A notice ooo posts (or posted) to an internal room for one inquiry (``Store.notices``)."""
+
+    @property
+    def ref(self) -> str: ...
+
+    @property
+    def room(self) -> str: ...
+
+    @property
+    def state(self) -> str:
+        """posting (not posted yet: retried), posted, failed (given up)."""
+
+    @property
+    def attempts(self) -> int: ...
+
+    @property
+    def last_error(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -47,6 +106,11 @@ class StatusFacts:
     reply_states: Mapping[str, int]
     uncertain: Sequence[ReplyProblem] = ()
     failed: Sequence[ReplyProblem] = ()
+    watched: Sequence[str] = ()
+    """The names of the config's watched ``[[network]]`` entries, in its order."""
+    watchers: Sequence[WatcherState] = ()
+    """Every watcher's recorded state (entries no longer watched too)."""
+    notices: Sequence[RoomNotice] = ()
 
 
 def _at(moment: datetime, tz: ZoneInfo) -> str:
@@ -97,7 +161,78 @@ def status_lines(f: StatusFacts) -> list[str]:
             f"config error: {cerr[0]} (since {_at(cerr[1], tz)}; "
             "the daemon runs on the last good config)"
         )
+    return lines + network_lines(f)
+
+
+#: What each watcher state means, in the owner's words.
+_STATES = {
+    "starting": "starting",
+    "ok": "ok",
+    "backoff": "backing off",
+    "auth": "sign-in refused: fix its token or password (tried again hourly)",
+    "stopped": "stopped",
+}
+#: Notices listed one by one at most, per state (the rest are counted).
+NOTICES_LISTED = 5
+
+
+def network_lines(f: StatusFacts) -> list[str]:
+    """The network watchers and the room notices, apart from the mailbox (nothing when
+    nothing is watched)."""
+    lines = []
+    states = {w.watcher: w for w in f.watchers}
+    names = [*f.watched, *(n for n in states if n not in f.watched)]
+    if names:
+        lines.append(f"networks: {len(f.watched)} watched (apart from the mailbox)")
+        for name in names:
+            lines += _watcher_lines(name, states.get(name), name in f.watched, f)
+    if f.notices:
+        counts = {s: sum(n.state == s for n in f.notices) for s in ("posted", "posting", "failed")}
+        lines.append(
+            f"room notices: {counts['posted']} posted, {counts['posting']} pending, "
+            f"{counts['failed']} failed"
+        )
+        for state, label in (("posting", "pending"), ("failed", "failed")):
+            listed = [n for n in f.notices if n.state == state]
+            for n in listed[:NOTICES_LISTED]:
+                tries = f", attempt {n.attempts}" if state == "posting" else ""
+                why = f": {plain(n.last_error)}" if n.last_error else ""
+                lines.append(f"  {label + ':':<8} {n.ref} in {plain(n.room)}{tries}{why}")
+            if len(listed) > NOTICES_LISTED:
+                lines.append(f"  {'':<8} and {len(listed) - NOTICES_LISTED} more")
     return lines
+
+
+def _watcher_lines(name: str, w: WatcherState | None, watched: bool, f: StatusFacts) -> list[str]:
+    if w is None:
+        return [f"  {plain(name)}: not polled yet (the daemon polls it when it runs)"]
+    tz = f.timezone
+    state = _STATES.get(w.state, plain(w.state))
+    if w.state == "backoff" and w.attempts:
+        state += f", attempt {w.attempts}"
+    if w.retry_after:
+        state += f" (the service asked to wait {human_duration(timedelta(seconds=w.retry_after))})"
+    if not watched:
+        state += " (no longer watched in the config)"
+    lines = [f"  {plain(name)}: {state}"]
+    if w.last_poll is not None:
+        poll = _at(w.last_poll, tz)
+        if w.last_ok is None:
+            poll += " (never ok yet)"
+        elif w.last_ok != w.last_poll:
+            poll += f" (last ok {_at(w.last_ok, tz)})"
+        if w.next_poll is not None and w.state != "stopped":
+            poll += f", next {_at(w.next_poll, tz)} ({_until(w.next_poll, f.now)})"
+        lines.append(f"    last poll:  {poll}")
+    if w.last_error and w.state != "ok":
+        lines.append(f"    last error: {plain(w.last_error)}")
+    return lines
+
+
+def _until(moment: datetime, now: datetime) -> str:
+    if moment <= now:
+        return "due"
+    return f"in {human_duration(moment - now)}"
 
 
 def fallback_lines(state_dir: Path, pid: int | None, status: StatusTable) -> list[str]:

@@ -6,6 +6,10 @@ something that happened to an inquiry afterwards, with its evidence: the sender 
 resolved, the delegate or someone from the network answered in the thread, the sender says it
 is still open, the owner decided by hand. The status of an inquiry is never stored: it is
 derived from its signals (see :func:`ooo.core.report.derive`).
+
+A signal may also come from a post on the owner's network (``ooo.networks`` watches the places
+the auto-reply sends people to): then it names the network and the post's web link, and its
+author and helper are handles there. Email and network signals of one inquiry are one story.
 """
 
 from __future__ import annotations
@@ -62,3 +66,9 @@ class SignalEvent:
     unverified: str | None = None
     """Set when the owner's server says the message failed its sender checks ("dmarc=fail"):
     the signal is shown but does not change the inquiry's status."""
+    network: str | None = None
+    """The network a post gave it on ("mastodon", "bluesky", "matrix"); None for an email or
+    the owner's command. (Added with the network watchers; stored since schema 6.)"""
+    link: str | None = None
+    """The web link of that post, as the network gave it (None or "" when it gave none).
+    Checked again before it is shown (:func:`ooo.core.wording.safe_link`)."""

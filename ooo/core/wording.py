@@ -8,6 +8,7 @@ thing is said the same way everywhere (:func:`human_duration` is the one duratio
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Literal
 
@@ -127,6 +128,31 @@ def describe_reason(code: str) -> str:
         return code
 
 
+# --------------------------------------------------------------------------- networks
+
+
+def network_name(kind: str) -> str:
+    """How a network is named in a sentence: "Mastodon" (``ooo.core.social.NETWORK_NAMES``)."""
+    from ooo.core.social import NETWORK_NAMES  # only reports with network evidence need it
+
+    return NETWORK_NAMES.get(kind) or plain(kind)[:40]
+
+
+def safe_link(link: str | None) -> str | None:
+    """``link`` when it is a plain http(s) URL, safe inside any format's link (no spaces,
+    control characters, quotes or brackets, no credentials: ``ooo.core.network.safe_url``),
+    else None. Every post link is checked here before a report shows it: what a network
+    returned is never trusted, even after the watcher cleaned it."""
+    if not link:
+        return None
+    from ooo.core.network import safe_url  # only reports with network evidence need it
+
+    try:
+        return safe_url(link[:2000])
+    except ValueError:
+        return None
+
+
 # --------------------------------------------------------------------------- what happened
 
 
@@ -139,8 +165,16 @@ def describe_arrival(inquiry: InquiryFacts) -> str:
 
 def describe_event(event: SignalEvent, tz: tzinfo | None) -> str:
     """A signal as the last event of its inquiry: who did what, the evidence quoted, when."""
+    return f"{event_words(event)} ({short_time(event.at, tz)})"
+
+
+def event_words(event: SignalEvent) -> str:
+    """What a signal says happened, the evidence quoted, without its time. A post on the
+    owner's network says where: "@ana@hachyderm.io answered on Mastodon", "Sender said it is
+    still open on Bluesky"."""
     who = event.author or "someone"
     quote = f": “{_shorten(event.evidence)}”" if event.evidence.strip() else ""
+    on = f" on {network_name(event.network)}" if event.network else ""
     if event.unverified:
         text = (
             f"Not counted: a message from {who} ({event.rule.replace('_', ' ')}) failed your "
@@ -151,20 +185,21 @@ def describe_event(event: SignalEvent, tz: tzinfo | None) -> str:
     elif event.rule == "sender_says_resolved" or (
         event.kind == "resolved" and event.by == "sender"
     ):
-        text = "Sender said it is resolved"
+        text = f"Sender said it is resolved{on}"
         if event.helper:
             text += f", helped by {event.helper}"
     elif event.kind == "resolved" and (event.rule == "delegate_answered" or event.by == "delegate"):
-        text = f"Delegate {who} answered in the thread"
+        text = f"Delegate {who} answered in the thread{on}"
     elif event.kind == "resolved" and (event.rule == "network_answered" or event.by == "network"):
-        text = f"{who} (your network) answered in the thread"
+        text = f"{who} answered{on}" if on else f"{who} (your network) answered in the thread"
     elif event.kind == "resolved":
         text = "You marked it resolved"
     elif event.kind == "open":
         text = "Sender said it is urgent" if event.flagged else "Sender said it is still open"
+        text += on
     else:
         text = "You reopened it"
-    return f"{text}{quote} ({short_time(event.at, tz)})"
+    return f"{text}{quote}"
 
 
 def _shorten(text: str, limit: int = 140) -> str:
@@ -222,3 +257,66 @@ def resolution(view: InquiryView) -> str:
     if view.time_to_resolve is not None:
         text += f" after {human_duration(view.time_to_resolve)}"
     return text
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing that happened to an inquiry, for its story (email and network alike)."""
+
+    at: datetime
+    when: str
+    """Its time in words (``22 Dec 13:05``, :func:`short_time`)."""
+    words: str
+    """What happened, one plain line (:func:`event_words`)."""
+    network: str | None
+    """The network it happened on ("Mastodon"), None for an email or the owner's command."""
+    link: str | None
+    """The post's web link, checked (:func:`safe_link`)."""
+
+
+def story(view: InquiryView, tz: tzinfo | None) -> list[Step]:
+    """Everything that happened to an inquiry, email and network merged, oldest first."""
+    return [
+        Step(
+            at=e.at,
+            when=short_time(e.at, tz),
+            words=plain(event_words(e)),
+            network=network_name(e.network) if e.network else None,
+            link=safe_link(e.link),
+        )
+        for e in view.story
+    ]
+
+
+@dataclass(frozen=True)
+class AnswerWords:
+    """The network's answer to an inquiry it resolved, in words, around its link:
+    ``{who} answered on {network} ({link}), {after}``."""
+
+    who: str
+    """The helper's handle (plain), or "someone"."""
+    network: str
+    """"Mastodon"."""
+    link: str | None
+    """The answer's web link, checked."""
+    after: str
+    """"3 h after the question": from the inquiry's arrival to the answer."""
+
+    def sentence(self, *, link: bool = True) -> str:
+        """``@ana@hachyderm.io answered on Mastodon (https://…), 3 h after the question``."""
+        where = f" ({self.link})" if link and self.link else ""
+        return f"{self.who} answered on {self.network}{where}, {self.after}"
+
+
+def network_answer(view: InquiryView) -> AnswerWords | None:
+    """Where and by whom the network answered an inquiry it resolved, or None when no post
+    resolved it."""
+    answer = view.answer
+    if answer is None:
+        return None
+    return AnswerWords(
+        who=plain(answer.helper) if answer.helper else "someone",
+        network=network_name(answer.network),
+        link=answer.link,
+        after=f"{human_duration(answer.at - view.received_at)} after the question",
+    )

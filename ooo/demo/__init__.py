@@ -2,7 +2,10 @@
 
 No server and no config: the first thing a new user runs. It uses the real engine, store
 (in memory), policy and templates; only the mailbox and the transport are the in-memory
-backends, and the clock is the week's own.
+backends, and the clock is the week's own. The networks the demo's config watches (Mastodon,
+and an internal Matrix room that ooo asks for internal senders) are in-memory networks watched
+by the real watch loop (:mod:`ooo.demo.networks`): a follower answers on Mastodon, a teammate
+in the room, and the report says so.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ooo.app import build_owner_report, engine_settings, make_router
 from ooo.config import loads
 from ooo.core.policy import DESCRIPTIONS, Reason
+from ooo.demo.networks import DemoNetworks, DemoPost, load_posts
 from ooo.engine import Engine, Outcome
 from ooo.mailbox.memory import MemoryMailbox
 from ooo.report import render_text
@@ -45,13 +50,23 @@ class DemoMail:
 
 def load_week(tz: ZoneInfo) -> list[DemoMail]:
     """The week's mail, each with a Date header from its arrival time in ``tz``."""
-    week = tomllib.loads(WEEK_FILE.read_text(encoding="utf-8"))
+    week = _week()
     mails = []
     for entry in week["mail"]:
         at = entry["at"].replace(tzinfo=tz)
         headers = entry["headers"].strip() + f"\nDate: {email.utils.format_datetime(at)}\n"
         mails.append(DemoMail(at, headers, entry.get("body", DEFAULT_BODY)))
     return mails
+
+
+def _week() -> dict[str, Any]:
+    return tomllib.loads(WEEK_FILE.read_text(encoding="utf-8"))
+
+
+def timeline(tz: ZoneInfo) -> list[DemoMail | DemoPost]:
+    """The week's mail and posts, in the order they happen (a mail first at the same time)."""
+    events: list[DemoMail | DemoPost] = [*load_week(tz), *load_posts(_week(), tz)]
+    return sorted(events, key=lambda e: (e.at, isinstance(e, DemoPost)))
 
 
 def run_demo(out: Callable[[str], None] = print, show_reply: bool = True) -> dict[str, int]:
@@ -80,13 +95,20 @@ def run_demo(out: Callable[[str], None] = print, show_reply: bool = True) -> dic
         f"{start:%a %d %b %H:%M} – {end:%a %d %b %H:%M} ({tz.key}), reply interval 7 days."
     )
     out("A made-up week of mail arrives; for each message, what ooo decided and why.\n")
+    networks = DemoNetworks(cfg, store, lambda: clock_now[0])
+    told: list[str] = []
     mailbox.open()
     engine.sync()  # baseline at the start of the window, as on a first start
-    for mail in load_week(tz):
-        raw = (mail.headers.strip() + "\n\n" + mail.body).replace("\n", "\r\n").encode()
-        mailbox.deliver(raw, mail.at.astimezone(UTC))
-        clock_now[0] = mail.at.astimezone(UTC) + timedelta(seconds=20)
-        engine.sync()
+    for event in timeline(tz):
+        if isinstance(event, DemoPost):
+            told += networks.publish(event)
+            clock_now[0] = event.at.astimezone(UTC) + timedelta(minutes=1)
+        else:
+            raw = (event.headers.strip() + "\n\n" + event.body).replace("\n", "\r\n").encode()
+            mailbox.deliver(raw, event.at.astimezone(UTC))
+            clock_now[0] = event.at.astimezone(UTC) + timedelta(seconds=20)
+            engine.sync()
+        told += networks.poll()  # after the mail: a network never delays a reply
     first_reply = transport.sent[0].raw if transport.sent else None
 
     for o in outcomes:
@@ -123,6 +145,11 @@ def run_demo(out: Callable[[str], None] = print, show_reply: bool = True) -> dic
     )
     for reason, count in reasons.most_common():
         out(f"  {count:>3}  {reason.value:<26} {DESCRIPTIONS[reason]}")
+    places = " and ".join(p.name for p in networks.places.values())
+    out(f"\nMeanwhile, ooo watched {places} (in memory here),")
+    out("and asked the room for the internal senders. What people posted, and what ooo saw:\n")
+    for line in told:
+        out(line)
     if show_reply and first_reply is not None:
         out("\nThe first reply, exactly as sent (text part):\n")
         msg = email.message_from_bytes(first_reply, policy=email.policy.default)

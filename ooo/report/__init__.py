@@ -14,6 +14,11 @@ subject must not drive the terminal), Markdown punctuation and table pipes backs
 and CSV cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``) prefixed
 with ``'``. JSON keeps the stored values as they are.
 
+Evidence from the owner's networks (signals from posts) is shown in every format: who answered
+where, with the post's link (only ever a checked http(s) URL, :func:`ooo.core.wording.safe_link`),
+and the inquiry's story, email and network merged, oldest first. A report without such evidence
+is byte for byte what it was before the networks were watched.
+
 The names below stay importable from ``ooo.report`` for the CLI, the daemon and the demo.
 """
 
@@ -26,6 +31,7 @@ from ooo.core.report import (
     RESOLVERS,
     DayCounts,
     InquiryView,
+    NetworkAnswer,
     Report,
     Status,
     Summary,
@@ -47,7 +53,7 @@ from ooo.host.files import write_atomic
 from ooo.report import csvreport, htmlreport, jsonreport, mdreport, textreport
 from ooo.report.base import FORMATS, Format, Reporter
 from ooo.report.chart import COLOURS, LABELS
-from ooo.report.csvreport import CSV_COLUMNS, cell, render_csv
+from ooo.report.csvreport import CSV_COLUMNS, NETWORK_COLUMNS, cell, render_csv
 from ooo.report.htmlreport import render_html
 from ooo.report.jsonreport import SCHEMA_VERSION, render_json, to_json
 from ooo.report.mdreport import md, render_markdown
@@ -58,6 +64,7 @@ __all__ = [
     "CSV_COLUMNS",
     "FORMATS",
     "LABELS",
+    "NETWORK_COLUMNS",
     "OUTCOMES",
     "REPORTERS",
     "RESOLVERS",
@@ -66,6 +73,7 @@ __all__ = [
     "DayCounts",
     "Format",
     "InquiryView",
+    "NetworkAnswer",
     "Report",
     "Reporter",
     "Status",

@@ -2,7 +2,9 @@
 times in ISO 8601 with the owner's UTC offset.
 
 Cells a sender controls are one line, and never a formula when a spreadsheet opens the file
-(see :func:`cell`).
+(see :func:`cell`). A report with evidence from the owner's network has two more columns at the
+end (:data:`NETWORK_COLUMNS`): the network whose post resolved each inquiry and that answer's
+link; a report without keeps the columns it always had.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ CSV_COLUMNS = (
     "evidence",
     "last_event",
 )
+NETWORK_COLUMNS = (
+    "network",
+    "link",
+)
+"""Added after :data:`CSV_COLUMNS` when any inquiry has evidence from the network: the network
+an answer there resolved it on ("mastodon", "bluesky", "matrix"), and the answer's link."""
 
 
 def cell(text: str) -> str:
@@ -47,9 +55,12 @@ def render_csv(r: Report) -> str:
     tz = r.timezone
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(CSV_COLUMNS)
+    networks = any(v.from_network for v in r.inquiries)
+    writer.writerow(CSV_COLUMNS + NETWORK_COLUMNS if networks else CSV_COLUMNS)
     for v in r.inquiries:
         took = v.time_to_resolve
+        answer = v.answer
+        extra = (cell(answer.network), cell(answer.link or "")) if answer else ("", "")
         writer.writerow(
             (
                 v.ref,
@@ -69,6 +80,7 @@ def render_csv(r: Report) -> str:
                 round(took.total_seconds()) if took is not None else "",
                 cell(v.evidence or ""),
                 cell(v.last_event),
+                *(extra if networks else ()),
             )
         )
     return buf.getvalue()

@@ -6,6 +6,12 @@ templates: in the owner's ``[templates] dir`` first, then in the shipped ones, i
 sandbox with autoescaping. This module hands the template plain data: the sender-controlled
 text already on one line (:func:`ooo.core.wording.plain`), the times and durations in words,
 and the chart's geometry (:mod:`ooo.report.chart`).
+
+The inquiries with evidence from the owner's network also come in ``from_network``, by
+reference (the row tuples keep their shape, so an owner's copy of an older template still
+works): who answered where, and the story, email and network merged, oldest first, each post
+with its link. A link is only ever a checked http(s) URL (:func:`ooo.core.wording.safe_link`),
+escaped in the ``href`` by autoescaping; the template adds ``rel="noopener noreferrer"``.
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ from ooo.core.wording import (
     full_time,
     human_duration,
     long_time,
+    network_answer,
     plain,
+    story,
     suppressed_heading,
     window_line,
 )
@@ -96,6 +104,16 @@ def _resolved_row(v: InquiryView) -> ResolvedRow:
     )
 
 
+def _from_network(v: InquiryView, tz: tzinfo) -> dict[str, Any]:
+    """What the page shows of an inquiry with network evidence: ``answer`` (``who``,
+    ``network``, ``link`` or none, ``after``) or none, and ``story``: ``(when, words, link)``
+    rows, oldest first."""
+    return {
+        "answer": network_answer(v),
+        "story": [(step.when, step.words, step.link) for step in story(v, tz)],
+    }
+
+
 def context(r: Report) -> dict[str, Any]:
     """What ``report.html.j2`` can use (listed in templates/README.md)."""
     tz = r.timezone
@@ -116,6 +134,7 @@ def context(r: Report) -> dict[str, Any]:
         "chart": chart(r.per_day),
         "open": [_open_row(v, tz) for v in r.open],
         "resolved": [_resolved_row(v) for v in r.resolved],
+        "from_network": {v.ref: _from_network(v, tz) for v in r.inquiries if v.from_network},
         "generated": full_time(r.generated_at, tz),
         "timezone": tz.key,
     }

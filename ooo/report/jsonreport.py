@@ -14,19 +14,82 @@ In short::
      "inquiries": [{"ref", "from", "from_name", "subject", "received_at", "status",
                     "resolved_by", "resolved_at", "evidence", "flagged", "vip", "audience",
                     "replied", "helper", "last_event", "time_to_resolve_seconds",
-                    "unverified_signals"}]}
+                    "unverified_signals",
+                    # only on inquiries with evidence from the owner's network (0.3):
+                    "network_answer": {"network", "helper", "link", "at"} or null,
+                    "story": [{"at", "kind", "by", "rule", "evidence", "author", "helper",
+                               "flagged", "unverified", "network", "link", "text"}]}]}
+
+A report without evidence from the network is exactly what it was before those fields.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import tzinfo
 from typing import Any
 
-from ooo.core.report import OUTCOMES, RESOLVERS, Report
-from ooo.core.wording import iso
+from ooo.core.report import OUTCOMES, RESOLVERS, InquiryView, Report
+from ooo.core.wording import event_words, iso, safe_link
 from ooo.report.base import Reporter
 
 SCHEMA_VERSION = 1
+
+
+def _inquiry(v: InquiryView, tz: tzinfo) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "ref": v.ref,
+        "from": v.sender,
+        "from_name": v.from_name,
+        "subject": v.subject,
+        "received_at": iso(v.received_at, tz),
+        "status": v.status,
+        "resolved_by": v.resolved_by,
+        "resolved_at": iso(v.resolved_at, tz),
+        "evidence": v.evidence,
+        "flagged": v.flagged,
+        "vip": v.vip,
+        "audience": v.audience,
+        "replied": v.replied,
+        "helper": v.helper,
+        "last_event": v.last_event,
+        "time_to_resolve_seconds": (
+            round(v.time_to_resolve.total_seconds()) if v.time_to_resolve else None
+        ),
+        "unverified_signals": v.unverified,
+    }
+    if v.from_network:
+        item |= _network_fields(v, tz)
+    return item
+
+
+def _network_fields(v: InquiryView, tz: tzinfo) -> dict[str, Any]:
+    """The fields of an inquiry with evidence from the network (docs/report-schema.md)."""
+    a = v.answer
+    return {
+        "network_answer": (
+            {"network": a.network, "helper": a.helper, "link": a.link, "at": iso(a.at, tz)}
+            if a is not None
+            else None
+        ),
+        "story": [
+            {
+                "at": iso(e.at, tz),
+                "kind": e.kind,
+                "by": e.by,
+                "rule": e.rule,
+                "evidence": e.evidence,
+                "author": e.author,
+                "helper": e.helper,
+                "flagged": e.flagged,
+                "unverified": e.unverified,
+                "network": e.network,
+                "link": safe_link(e.link),
+                "text": event_words(e),
+            }
+            for e in v.story
+        ],
+    }
 
 
 def to_json(r: Report) -> dict[str, Any]:
@@ -54,30 +117,7 @@ def to_json(r: Report) -> dict[str, Any]:
         "per_day": [
             {"date": d.isoformat(), **{k: getattr(c, k) for k in OUTCOMES}} for d, c in r.per_day
         ],
-        "inquiries": [
-            {
-                "ref": v.ref,
-                "from": v.sender,
-                "from_name": v.from_name,
-                "subject": v.subject,
-                "received_at": iso(v.received_at, tz),
-                "status": v.status,
-                "resolved_by": v.resolved_by,
-                "resolved_at": iso(v.resolved_at, tz),
-                "evidence": v.evidence,
-                "flagged": v.flagged,
-                "vip": v.vip,
-                "audience": v.audience,
-                "replied": v.replied,
-                "helper": v.helper,
-                "last_event": v.last_event,
-                "time_to_resolve_seconds": (
-                    round(v.time_to_resolve.total_seconds()) if v.time_to_resolve else None
-                ),
-                "unverified_signals": v.unverified,
-            }
-            for v in r.inquiries
-        ],
+        "inquiries": [_inquiry(v, tz) for v in r.inquiries],
     }
 
 

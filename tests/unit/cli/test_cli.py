@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,13 +15,16 @@ ROOT = SUPPORT_ROOT
 
 
 def test_demo_runs_without_a_server_or_config(tmp_path: Path) -> None:
-    """`ooo demo` shows replies and every kind of suppression, from any directory."""
+    """`ooo demo` shows replies and every kind of suppression, from any directory; and the
+    network's story: a follower answers on Mastodon, a teammate in the internal room ooo
+    asked, and the report's headline counts both (issue 12)."""
     done = ooo("demo", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "5 replies and 1 forward(s) to a delegate sent" in out
     assert "(OOO-" in out and "delegate_answered" in out and "sender_says_resolved" in out
-    assert "2 resolved before you returned: 2 by your delegate." in out
+    # Two more resolved than before the networks were watched: by the network, not a delegate.
+    assert "4 resolved before you returned: 2 by your network, 2 by your delegate." in out
     assert "vip (listed as VIP: bigcustomer.example), cc Carol Colleague" in out
     assert "route[0] 'billing': subject contains 'invoice'" in out
     for reason in (
@@ -33,6 +37,51 @@ def test_demo_runs_without_a_server_or_config(tmp_path: Path) -> None:
     ):
         assert reason in out
     assert "Auto-Submitted: auto-replied" in out
+    assert_the_networks_story(out)
+
+
+def assert_the_networks_story(out: str) -> None:
+    """What `ooo demo` shows of the networks, step by step, then in the report."""
+    refs = dict(re.findall(r"'(Review of the Q1 plan|Contrat signé)'\n.*\n.*; (OOO-\w{6})", out))
+    q1, contract = refs["Review of the Q1 plan"], refs["Contrat signé"]
+    network = out[out.index("Meanwhile, ooo watched") : out.index("Back at the office")]
+    assert "@bob@hachyderm.io on Mastodon and #team-help on Matrix (in memory here)" in network
+    # The room: ooo asks for Carol (internal), by name, never with her address.
+    notice = next(line for line in network.splitlines() if "ASK" in line)
+    assert f"ooo posted a notice in #team-help about {q1}: “Carol Colleague asked" in notice
+    assert "carol@example.com" not in notice
+    assert f"→ {q1}: network_answered: resolved by your network, helped by @dan:example.com" in (
+        network
+    )
+    # Mastodon: Grégoire asks with the tag, Gus answers, Grégoire thanks him.
+    tag = "#" + contract.replace("-", "")
+    assert "@gregoire@mastodon.social posted on Mastodon: “Question for my network" in network
+    assert f"is away ({tag})" in network
+    assert f"→ the question of {contract} (it carries the tag)" in network
+    assert f"→ {contract}: network_answered: resolved by your network, helped by @gus@" in network
+    assert f"→ {contract}: sender_says_resolved: resolved by your network, helped by @gus@" in (
+        network
+    )
+    report = out[out.index("Back at the office") :]
+    assert (
+        f"{q1}  resolved by your network: @dan:example.com answered on Matrix "
+        "(https://matrix.example.com/dan:example.com/"
+    ) in report
+    assert (
+        f"{contract}  resolved by your network: @gus@fosstodon.org answered on Mastodon "
+        "(https://hachyderm.io/gus@fosstodon.org/"
+    ) in report
+    assert "1 h 10 min after the question" in report
+    assert "Sender said it is resolved on Mastodon, helped by @gus@fosstodon.org" in report
+    assert "STILL OPEN (2)" in report
+
+
+def test_the_demo_says_the_same_on_every_run(tmp_path: Path) -> None:
+    """No thread and no wall clock in the demo's networks: two runs differ only in the random
+    references."""
+    runs = [ooo("demo", "--no-reply", cwd=tmp_path).stdout for _ in range(2)]
+    first, second = (re.sub(r"OOO-?[0-9A-Z]{6}", "REF", run) for run in runs)
+    assert first == second
 
 
 def test_preview_shows_the_exact_reply(tmp_path: Path) -> None:

@@ -68,7 +68,11 @@ def test_choices_come_from_the_code_that_owns_them() -> None:
     sources = [
         name for name in Config.model_fields if isinstance(getattr(example, name), PasswordSource)
     ]
-    assert choices(commands["secret"], "section") == sources == ["mailbox", "smtp"]
+    from ooo.core.network import WATCH_KINDS
+
+    watched = [f"network.{kind}" for kind in sorted(WATCH_KINDS)]
+    assert sources == ["mailbox", "smtp"]
+    assert choices(commands["secret"], "section") == sources + watched
     actions = choices(commands["service"], "action")
     assert actions == ["install", "uninstall", "status"]
     assert all(callable(getattr(service, a)) for a in actions)
