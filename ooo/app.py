@@ -179,6 +179,7 @@ def build_owner_report(cfg: Config, store: Store, at: datetime | None = None) ->
         window_end=cfg.away.end,
         at=at or cfg.away.end,
         generated_at=utcnow(),
+        server_periods=store.server_period_facts(),
     )
 
 

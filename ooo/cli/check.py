@@ -92,8 +92,32 @@ def cmd_check(args: argparse.Namespace) -> int:
     finally:
         transport.close()
     check_networks(cfg, line)
+    check_handoff(cfg, line)
     line(True, "state", str(state_dir(cfg)))
     return 1 if failures else 0
+
+
+def check_handoff(cfg: Config, line: Line) -> None:
+    """The handoff to the mail server ([handoff]): the login, the server's extensions (or the
+    Exchange OOF access), and a responder of the owner's own that would answer twice."""
+    if cfg.handoff.method == "none":
+        return
+    from ooo import handoff
+    from ooo.errors import UserError
+    from ooo.templating import Renderer
+
+    try:
+        h = handoff.create(cfg, Renderer(cfg.templates.dir), lambda: datetime.now(UTC))
+    except UserError as exc:
+        line(False, "handoff", exc.message)
+        return
+    try:
+        result = h.check()
+    finally:
+        h.close()
+    line(result.ok, "handoff", result.detail)
+    for warning in result.warnings:
+        print(f"warn  {'handoff':<10} {warning}")
 
 
 def check_networks(

@@ -8,6 +8,7 @@ import argparse
 import email
 import email.policy
 import logging
+import sys
 from datetime import UTC, datetime
 from email.message import EmailMessage, Message
 from pathlib import Path
@@ -41,6 +42,11 @@ def register(sub: SubParsers, common: argparse.ArgumentParser) -> None:
         help="an extra header (repeatable), e.g. 'Precedence: bulk'",
     )
     pv.add_argument("--eml", metavar="FILE", type=Path, help="a whole message file instead")
+    pv.add_argument(
+        "--handoff",
+        action="store_true",
+        help="print the Sieve script (or Exchange automatic replies) the server would run",
+    )
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -50,6 +56,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
     from ooo.store import Store
 
     cfg = load_config(args)
+    if args.handoff:
+        return _preview_handoff(cfg)
     if args.eml:
         try:
             raw = args.eml.read_bytes()
@@ -177,3 +185,27 @@ def _show(msg: Message) -> str:
         out.append(f"\n--- part {part.get_content_type()} ---")
         out.append(str(part.get_content()).rstrip())
     return "\n".join(out)
+
+
+def _preview_handoff(cfg: Config) -> int:
+    """What ``[handoff]`` would install now: the exact script, or the OOF settings (with the
+    senders answered so far, from the state)."""
+    from ooo import handoff
+    from ooo.app import open_store, state_db
+    from ooo.templating import Renderer
+
+    if cfg.handoff.method == "none":
+        raise UserError(
+            'handoff.method is "none": nothing is handed to the mail server',
+            advice='set [handoff] method = "sieve" (ManageSieve) or "exchange" to see it',
+        )
+    answered: list[str] = []
+    if state_db(cfg).exists():
+        with open_store(cfg) as store:
+            answered = store.answered_senders(cfg.away.start)
+    h = handoff.create(cfg, Renderer(cfg.templates.dir), lambda: datetime.now(UTC))
+    try:
+        sys.stdout.write(h.describe(datetime.now(UTC) + cfg.handoff.lease, answered))
+    finally:
+        h.close()
+    return 0

@@ -69,7 +69,17 @@ def gather(cfg: Config, store: Store) -> StatusFacts:
         watched=list(dict.fromkeys(e.watch_name for e in cfg.network if e.watch)),
         watchers=store.watcher_states(),
         notices=store.notices(),
+        answering=_answering(store),
     )
+
+
+def _answering(store: Store) -> str | None:
+    from ooo.handoff.base import HandoffState
+    from ooo.handoff.supervisor import STATUS_KEY
+
+    recorded = store.status().get(STATUS_KEY)
+    state = HandoffState.from_json(recorded[0]) if recorded else None
+    return state.describe(datetime.now(UTC)) if state else None
 
 
 def _status_of_invalid_config(args: argparse.Namespace, exc: UserError) -> int:

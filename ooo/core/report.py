@@ -26,7 +26,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from ooo.core.policy import Reason
-from ooo.core.tracking import InquiryFacts, ResolvedBy, SignalEvent
+from ooo.core.tracking import InquiryFacts, ResolvedBy, ServerPeriod, SignalEvent
 from ooo.core.wording import RESOLVERS, describe_arrival, describe_event, safe_link
 
 __all__ = [
@@ -70,7 +70,7 @@ class NetworkAnswer:
     """When that post was written."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class InquiryView(InquiryFacts):
     """One inquiry, its facts as recorded, with its status derived at a moment (see
     :func:`derive`)."""
@@ -164,6 +164,8 @@ class Report:
     """Reason code (:class:`ooo.core.policy.Reason`) -> number of messages, most frequent first."""
     per_day: list[tuple[date, DayCounts]]
     """Every day of the window (and any day with an inquiry) in the owner's time zone."""
+    server_periods: tuple[ServerPeriod, ...] = ()
+    """When the mail server answered in ooo's place ([handoff]), oldest first."""
 
     @property
     def open(self) -> list[InquiryView]:
@@ -265,6 +267,7 @@ def _fold(inquiry: InquiryFacts, events: Sequence[SignalEvent], tz: tzinfo | Non
         replied=inquiry.replied,
         delegate=inquiry.delegate,
         message_id=inquiry.message_id,
+        answered_by_server=inquiry.answered_by_server,
         vip=inquiry.audience == "vip",
         status=status,
         flagged=flagged,
@@ -341,6 +344,7 @@ def build_report(
     window_end: datetime,
     at: datetime,
     generated_at: datetime | None = None,
+    server_periods: Sequence[ServerPeriod] = (),
 ) -> Report:
     """The report at ``at`` (normally the end of the away window).
 
@@ -383,6 +387,7 @@ def build_report(
         summary=summary,
         suppressed=dict(kept),
         per_day=per_day(views, timezone, window_start, min(window_end, at)),
+        server_periods=tuple(p for p in server_periods if p.start <= at),
     )
 
 

@@ -111,6 +111,9 @@ class StatusFacts:
     watchers: Sequence[WatcherState] = ()
     """Every watcher's recorded state (entries no longer watched too)."""
     notices: Sequence[RoomNotice] = ()
+    answering: str | None = None
+    """Who answers new mail now, in words ([handoff]; from the state the daemon recorded, aged
+    to ``now``: a lease that ran out means the server answers)."""
 
 
 def _at(moment: datetime, tz: ZoneInfo) -> str:
@@ -161,7 +164,19 @@ def status_lines(f: StatusFacts) -> list[str]:
             f"config error: {cerr[0]} (since {_at(cerr[1], tz)}; "
             "the daemon runs on the last good config)"
         )
-    return lines + network_lines(f)
+    return lines + handoff_lines(f) + network_lines(f)
+
+
+def handoff_lines(f: StatusFacts) -> list[str]:
+    """Who answers now (ooo, or the mail server since when and why), and the handoff's last
+    problem; nothing when no handoff ever ran."""
+    if not f.answering:
+        return []
+    lines = [f"answering: {f.answering}"]
+    err = f.status.get("handoff_error")
+    if err:
+        lines.append(f"handoff error: {err[0]} (at {_at(err[1], f.timezone)})")
+    return lines
 
 
 #: What each watcher state means, in the owner's words.

@@ -37,6 +37,18 @@ class InquiryFacts:
     """False: not answered because of the reply interval (still an inquiry)."""
     delegate: str | None
     message_id: str | None
+    answered_by_server: bool = False
+    """The mail server's automatic reply answered it while ooo was not running ([handoff])."""
+
+
+@dataclass(frozen=True)
+class ServerPeriod:
+    """A stretch of the away window during which the mail server answered in ooo's place."""
+
+    start: datetime
+    end: datetime | None
+    """None: still in charge when the report was made."""
+    why: str
 
 
 @dataclass(frozen=True)

@@ -158,6 +158,8 @@ def safe_link(link: str | None) -> str | None:
 
 def describe_arrival(inquiry: InquiryFacts) -> str:
     """The last event of an inquiry nothing has happened to since it arrived."""
+    if inquiry.answered_by_server:
+        return "Nothing since the mail server's automatic reply (ooo was not running)"
     if inquiry.replied:
         return "Nothing since the auto-reply"
     return "Nothing since it arrived (no auto-reply: the sender had one recently)"
@@ -222,7 +224,24 @@ def headline(r: Report) -> list[str]:
     lines.append(f"{resolved}: {', '.join(by)}." if by else f"{resolved}.")
     still = f"{s.open} still open"
     lines.append(f"{still}, {s.flagged} flagged as urgent." if s.flagged else f"{still}.")
-    return lines
+    return lines + server_lines(r)
+
+
+def server_lines(r: Report) -> list[str]:
+    """While ooo could not answer, the mail server did ([handoff]): when, why, and how many
+    of the inquiries it answered. Nothing when it never had to."""
+    if not r.server_periods:
+        return []
+    tz = r.timezone
+    spans = "; ".join(
+        f"{short_time(p.start, tz)} – {short_time(p.end, tz) if p.end else 'the end'} ({p.why})"
+        for p in r.server_periods
+    )
+    answered = sum(1 for v in r.inquiries if v.answered_by_server)
+    return [
+        f"Your mail server answered in ooo's place {spans}: "
+        f"{plural(answered, 'inquiry', 'inquiries')} got its automatic reply."
+    ]
 
 
 def suppressed_heading(r: Report) -> str:

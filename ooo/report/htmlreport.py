@@ -36,6 +36,7 @@ from ooo.core.wording import (
     long_time,
     network_answer,
     plain,
+    server_lines,
     story,
     suppressed_heading,
     window_line,
@@ -129,6 +130,7 @@ def context(r: Report) -> dict[str, Any]:
             for b in RESOLVERS
             if s.resolved_by(b)
         ],
+        "server": server_lines(r),
         "suppressed_heading": suppressed_heading(r),
         "reasons": [(n, describe_reason(code)) for code, n in r.suppressed.items()],
         "chart": chart(r.per_day),

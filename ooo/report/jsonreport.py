@@ -60,6 +60,8 @@ def _inquiry(v: InquiryView, tz: tzinfo) -> dict[str, Any]:
     }
     if v.from_network:
         item |= _network_fields(v, tz)
+    if v.answered_by_server:
+        item["answered_by_server"] = True  # (0.3) the mail server's reply, not ooo's
     return item
 
 
@@ -118,7 +120,16 @@ def to_json(r: Report) -> dict[str, Any]:
             {"date": d.isoformat(), **{k: getattr(c, k) for k in OUTCOMES}} for d, c in r.per_day
         ],
         "inquiries": [_inquiry(v, tz) for v in r.inquiries],
-    }
+    } | (
+        {
+            "server_periods": [
+                {"start": iso(p.start, tz), "end": iso(p.end, tz), "why": p.why}
+                for p in r.server_periods
+            ]
+        }
+        if r.server_periods
+        else {}
+    )
 
 
 def render_json(r: Report) -> str:

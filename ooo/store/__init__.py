@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ooo.core.tracking import InquiryFacts, SignalEvent
+from ooo.core.tracking import InquiryFacts, ServerPeriod, SignalEvent
 from ooo.errors import UserError
 from ooo.host.files import touch_private
 from ooo.store.records import (
@@ -445,8 +445,17 @@ class Store(SocialStore):
                 replied=bool(r["replied"]),
                 delegate=r["delegate"],
                 message_id=r["message_id"],
+                answered_by_server=r["reason"] == "answered_by_server",
             )
             for r in rows
+        ]
+
+    def server_period_facts(self) -> list[ServerPeriod]:
+        """:meth:`server_periods` as records, for the report."""
+        return [
+            ServerPeriod(start=start, end=from_iso(p["end"]), why=p["why"] or "")
+            for p in self.server_periods()
+            if (start := from_iso(p["start"])) is not None
         ]
 
     def signal_events(self) -> list[SignalEvent]:

@@ -11,6 +11,7 @@ is active again, byte for byte, and ooo's is gone. No sender is answered twice.
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections.abc import Callable
@@ -75,8 +76,16 @@ def test_the_handoff_story_through_the_daemon(
         send(stack, dave, bob, "Your receipt 1")
         flags(stack, bob, "Your receipt 1", "Receipts")
 
+        # What the owner sees meanwhile: who answers, the check, the exact script.
+        assert "answering: ooo answers" in r.cli("status").stdout
+        check = r.cli("check")
+        assert "ok    handoff" in check.stdout, check.stdout + check.stderr
+        script = r.cli("preview", "--handoff").stdout
+        assert "vacation" in script and alice.address in script
+
         # A clean stop hands off at once: the very next new sender is answered by the server.
         assert r.stop(signal.SIGTERM) == 0
+        assert "answering: the mail server answers (sieve)" in r.cli("status").stdout
         stopped = time.monotonic()
         send(stack, carl, bob, "Question while stopped")
         assert sieve.SERVER_KEYWORD in flags(stack, bob, "Question while stopped")
@@ -140,8 +149,14 @@ def test_the_handoff_story_through_the_daemon(
     # one that came while it was in charge; ooo watches INBOX and never saw them.
     assert not from_ooo(auto_replies(stack, dave)[0])
     assert gap < LEASE  # the server answered long before any lease could have run out
-    periods = r.query("SELECT data FROM event WHERE kind = 'server_period'")
-    assert periods, "the report needs the periods the server was in charge"
+    report = json.loads(r.cli("report", "--format", "json").stdout)
+    assert len(report["server_periods"]) >= 2  # after the clean stop, and after the crash
+    by_sender = {i["from"]: i for i in report["inquiries"]}
+    assert by_sender[carl.address].get("answered_by_server") is True
+    assert by_sender[frank.address].get("answered_by_server") is True
+    assert "answered_by_server" not in by_sender[erin.address]
+    text = r.cli("report").stdout
+    assert "Your mail server answered in ooo's place" in text
 
 
 def no_reply_for_more(stack: MailStack, user: User, already: int) -> None:
