@@ -599,14 +599,18 @@ def _last_table(table: Container | Table) -> Container | Table:
 
 
 def _detach_preamble(table: Container | Table) -> list[Comment | Whitespace]:
-    """Remove and return what ends ``table`` after its content: a blank line and the comment
-    lines after it, which introduce whatever comes next in the file."""
+    """Remove and return what ends ``table`` after its content: from the first blank line
+    after its last key on, the comment paragraphs that introduce whatever comes next in the
+    file (comment lines right under the last key stay: they are about it)."""
     body = _body(table)
-    start = len(body)
-    while start and body[start - 1][0] is None and isinstance(body[start - 1][1], Comment):
-        start -= 1
-    if not (start and body[start - 1][0] is None and isinstance(body[start - 1][1], Whitespace)):
+    last = max((i for i, (k, _) in enumerate(body) if k is not None), default=-1)
+    start = next(
+        (i for i in range(last + 1, len(body)) if isinstance(body[i][1], Whitespace)), None
+    )
+    if start is None or not all(
+        k is None and isinstance(item, Comment | Whitespace) for k, item in body[start:]
+    ):
         return []
-    preamble = [item for _, item in body[start - 1 :] if isinstance(item, Comment | Whitespace)]
-    del body[start - 1 :]
+    preamble = [item for _, item in body[start:] if isinstance(item, Comment | Whitespace)]
+    del body[start:]
     return preamble

@@ -398,7 +398,7 @@ def test_config_set_addresses_an_array_of_tables_entry(tmp_path: Path) -> None:
             'delegate = { name = "Dan Finance", email = "dave@example.com" }',
         ],
     )
-    assert 'slack/teams/matrix/discourse\naudience = "all"\n\n# Who to contact' in after
+    assert 'slack/teams/matrix/discourse\naudience = "all"\n\n# An internal Matrix room' in after
     cfg = load(config)
     assert cfg.network[0].label == "Ask me on Mastodon" and cfg.network[1].audience == "all"
     assert cfg.route[0].delegate is not None and cfg.route[0].delegate.name == "Dan Finance"
