@@ -7,9 +7,17 @@
     │   ├── MailboxUnavailable    server gone: retry with backoff
     │   ├── MailboxAuthError      credentials refused
     │   └── CursorInvalid         UIDVALIDITY changed: re-baseline
-    └── transport.base.TransportError
-        ├── TransportUnavailable  SMTP down or 4xx: keep queued, retry
-        └── TransportRejected     5xx: the reply can never be sent
+    ├── transport.base.TransportError
+    │   ├── TransportUnavailable  SMTP down or 4xx: keep queued, retry
+    │   ├── TransportAuthError    credentials refused
+    │   └── TransportRejected     5xx: the reply can never be sent
+    ├── networks.base.NetworkError
+    │   ├── NetworkUnavailable    down, 5xx or rate-limited (with retry-after): back off
+    │   └── NetworkAuthError      the token or password was refused
+    └── handoff.base.HandoffError
+        ├── HandoffUnavailable    ManageSieve/EWS unreachable: retry (the lease bounds it)
+        ├── HandoffAuthError      credentials refused
+        └── HandoffRefused        also a UserError: the owner's own responder is on
 
 Third-party errors are caught where the library is called and re-raised as one
 of these, ``from exc``. Anything else escaping to the CLI is a bug.
