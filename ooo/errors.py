@@ -9,7 +9,7 @@
     │   └── CursorInvalid         UIDVALIDITY changed: re-baseline
     ├── transport.base.TransportError
     │   ├── TransportUnavailable  SMTP down or 4xx: keep queued, retry
-    │   ├── TransportAuthError    credentials refused
+    │   │   └── TransportAuthError  credentials refused (kept queued until the owner acts)
     │   └── TransportRejected     5xx: the reply can never be sent
     ├── networks.base.NetworkError
     │   ├── NetworkUnavailable    down, 5xx or rate-limited (with retry-after): back off
