@@ -24,6 +24,7 @@ from ooo.core.parse import Inbound, MessageId, clean, is_replyable, message_id
 from ooo.core.policy import Decision
 
 if TYPE_CHECKING:
+    from ooo.config import Config
     from ooo.core.routing import Routing
 
 #: A reply subject longer than this is cut at a word boundary.
@@ -39,6 +40,19 @@ class ReplySettings:
     subject_prefix: str = "Auto: "
     share_subject: bool = False
     """Put the sender's subject in "ask my network" links (never for internal senders)."""
+
+    @classmethod
+    def of(cls, cfg: Config, *, share_subject: bool) -> ReplySettings:
+        """The owner and the away window as the config gives them; ``share_subject`` is the
+        caller's to choose (the text the mail server sends in ooo's place never shares it)."""
+        return cls(
+            owner_name=cfg.owner.name,
+            timezone=cfg.owner.tz,
+            away_start=cfg.away.start,
+            away_end=cfg.away.end,
+            subject_prefix=cfg.away.subject_prefix,
+            share_subject=share_subject,
+        )
 
 
 class Render(Protocol):

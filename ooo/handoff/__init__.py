@@ -14,34 +14,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ooo.handoff.base import (
-    Handoff,
-    HandoffAuthError,
-    HandoffCheck,
-    HandoffError,
-    HandoffRefused,
-    HandoffState,
-    HandoffUnavailable,
-    NoHandoff,
-    ServerPeriod,
-)
+from ooo.handoff.base import Handoff, HandoffState, NoHandoff
 
 if TYPE_CHECKING:
     from ooo.config import Config
     from ooo.core.compose import Render
-
-__all__ = [
-    "Handoff",
-    "HandoffAuthError",
-    "HandoffCheck",
-    "HandoffError",
-    "HandoffRefused",
-    "HandoffState",
-    "HandoffUnavailable",
-    "NoHandoff",
-    "ServerPeriod",
-    "create",
-]
 
 
 def create(

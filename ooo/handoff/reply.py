@@ -62,14 +62,7 @@ def _render(cfg: Config, renderer: Render, sender: str) -> tuple[str, str] | Non
     routing = route(msg, sender, cfg, frozenset({sender}))
     if not routing.reply:
         return None
-    settings = ReplySettings(
-        owner_name=cfg.owner.name,
-        timezone=cfg.owner.tz,
-        away_start=cfg.away.start,
-        away_end=cfg.away.end,
-        subject_prefix=cfg.away.subject_prefix,
-        share_subject=False,
-    )
+    settings = ReplySettings.of(cfg, share_subject=False)
     decision = Decision(Reason.REPLY, owner_address=owner, recipient=sender)
     context = context_for(msg, decision, settings, routing, ref=None)
     base = routing.template

@@ -148,11 +148,21 @@ def _write(path: Path, data: bytes) -> None:
 # -- the commands ----------------------------------------------------------------------------
 
 
-def install(host: Host, config: Path, dry_run: bool = False) -> int:
-    if host.platform == "win32":
+def _by_hand_on_windows(host: Host, action: str, config: Path) -> int:
+    """Windows has no user units: print the Task Scheduler command that does ``action``."""
+    if action == "install":
         host.print("Windows: create a logon task with this command (in a normal shell):")
         host.print("  " + windows_command(host, config))
-        return 0
+    elif action == "uninstall":
+        host.print(f'Windows: remove the task with: schtasks /Delete /TN "{TASK_NAME}" /F')
+    else:
+        host.print(f'Windows: see the task with: schtasks /Query /TN "{TASK_NAME}" /V')
+    return 0
+
+
+def install(host: Host, config: Path, dry_run: bool = False) -> int:
+    if host.platform == "win32":
+        return _by_hand_on_windows(host, "install", config)
     path = unit_path(host)
     data = (
         launchd_plist(host, config)
@@ -191,8 +201,7 @@ def install(host: Host, config: Path, dry_run: bool = False) -> int:
 
 def uninstall(host: Host, config: Path, dry_run: bool = False) -> int:
     if host.platform == "win32":
-        host.print(f'Windows: remove the task with: schtasks /Delete /TN "{TASK_NAME}" /F')
-        return 0
+        return _by_hand_on_windows(host, "uninstall", config)
     path = unit_path(host)
     if host.platform == "darwin":
         steps = [["launchctl", "bootout", f"gui/{host.uid}/{LAUNCHD_LABEL}"]]
@@ -218,8 +227,7 @@ def uninstall(host: Host, config: Path, dry_run: bool = False) -> int:
 def status(host: Host, config: Path, dry_run: bool = False) -> int:
     """Installed? Running? 0 when both, 3 when not running (like `systemctl is-active`)."""
     if host.platform == "win32":
-        host.print(f'Windows: see the task with: schtasks /Query /TN "{TASK_NAME}" /V')
-        return 0
+        return _by_hand_on_windows(host, "status", config)
     path = unit_path(host)
     if not path.exists():
         host.print(f"not installed (no {path}); `ooo service install` installs it")

@@ -1,4 +1,4 @@
-"""The Exchange mailbox backend, over ``exchangelib`` (EWS): the only module that imports it.
+"""The Exchange mailbox backend, over ``exchangelib`` (EWS).
 
 It watches one folder of an on-premises Exchange Server 2016/2019/SE through Exchange Web
 Services, behind the same :class:`~ooo.mailbox.base.Mailbox` interface as IMAP:
@@ -18,26 +18,16 @@ Services, behind the same :class:`~ooo.mailbox.base.Mailbox` interface as IMAP:
   folder's size; done on first start and after an invalid state, never in steady running), and
   keeps the ids of mail received at or after ``since`` in the cursor: that mail is answered,
   older mail is never read.
-* **Headers** for the policy are rebuilt from ``InternetMessageHeaders`` as ``Name: value`` lines,
-  plus Message-ID / In-Reply-To / References / From / To / Cc / Subject from the item's own
-  fields when the transport headers lack them (mail created inside Exchange). The body is the
-  item's plain-text body (``TextBody``), cut at BODY_CAP bytes; since that text is decoded, the
-  Content-Type of the header block is rewritten to ``text/plain; charset=utf-8`` (a
-  ``multipart/report`` type is kept, so delivery reports are still recognised as such).
+* **Messages** become the engine's header block and plain-text body, and tags become Exchange
+  categories (``$OooResolved`` is ``ooo: resolved``), in :mod:`ooo.mailbox.ews_items`.
 * **Waiting** uses a streaming subscription (Subscribe / GetStreamingEvents on a connection of
   its own, in a background thread) only as a wake-up signal; the sync state stays the source of
   truth. When the server refuses streaming, or the stream fails, ``wait`` polls with a
   SyncFolderItems call that is never stored.
-* **Tags** are Exchange categories: the engine's ``$OooResolved`` is the category
-  ``ooo: resolved`` (``$OooOpen`` -> ``ooo: open``, and so on), which Outlook shows and filters on.
 * **append** saves a copy of a message (its exact MIME bytes) into a folder, created under the top
   of the mailbox when missing.
 * **TLS**: the server's certificate is verified; ``ca_file`` adds a private CA to the system's,
-  as ``mailbox.ca_file`` does for IMAP. It applies to this mailbox's own connections only: each
-  EwsMailbox talks through a protocol object of its own (:class:`_MailboxProtocol`, not
-  exchangelib's cache shared per endpoint and login), whose sessions mount an HTTPS adapter with
-  that CA on the service endpoint. exchangelib's ``BaseProtocol.HTTP_ADAPTER_CLS`` is a global
-  for every server in the process, so it is left alone.
+  for this mailbox's own connections only (:mod:`ooo.mailbox.ews_connection`).
 
 Every ``exchangelib``, ``requests`` and socket error is mapped here to MailboxUnavailable or
 MailboxAuthError; messages name the server and the user, never the password.
@@ -48,38 +38,20 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import re
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
-import requests.adapters
-from exchangelib import (
-    BASIC,
-    NTLM,
-    OAUTH2,
-    Account,
-    Build,
-    Configuration,
-    Credentials,
-    ExtendedProperty,
-    Folder,
-    Message,
-    Version,
-)
+from exchangelib import Account, Folder, Message
 from exchangelib import errors as ews_errors
 from exchangelib.folders import FolderCollection
 from exchangelib.properties import ItemId
-from exchangelib.protocol import CachingProtocol, FailFast, Protocol
 from exchangelib.services import SyncFolderItems
 
 from ooo.mailbox.base import (
-    BODY_CAP,
-    HEADER_CAP,
     Batch,
     CursorInvalid,
     FetchedMessage,
@@ -87,36 +59,33 @@ from ooo.mailbox.base import (
     MailboxAuthError,
     MailboxUnavailable,
 )
+from ooo.mailbox.ews_connection import (
+    AUTH_MODES,
+    Auth,
+    ca_advice,
+    certificate_refused,
+    configuration,
+    tls_context,
+    use_own_protocol,
+)
+from ooo.mailbox.ews_items import (
+    MESSAGE_FIELDS,
+    MSGFLAG_READ,
+    aware,
+    category_to_keyword,
+    keyword_to_category,
+    to_fetched,
+)
 
 log = logging.getLogger("ooo")
-
-Auth = Literal["ntlm", "basic", "oauth2"]
-AUTH_MODES: tuple[Auth, ...] = ("ntlm", "basic", "oauth2")
 
 _CURSOR_PREFIX = "ews1:"
 #: Exchange caps MaxChangesReturned at 512.
 _MAX_CHANGES = 512
-#: What a new message is read with: enough for the policy, threading and the body preview.
-_MESSAGE_FIELDS = [
-    "headers",
-    "message_id",
-    "in_reply_to",
-    "references",
-    "datetime_received",
-    "size",
-    "subject",
-    "author",
-    "to_recipients",
-    "cc_recipients",
-    "text_body",
-    "categories",
-]
 _STREAM_EVENTS = ["NewMailEvent", "CreatedEvent", "MovedEvent"]
 #: Minutes one GetStreamingEvents connection stays open (EWS allows 1-30). Short, so a closed
 #: mailbox's stream thread ends soon; a new connection a minute costs one small request.
 _STREAM_MINUTES = 1
-#: Exchange 2016 and later; a fixed version skips exchangelib's version-guessing requests.
-_BUILD = Build(15, 1, 2507, 6)
 #: Well-known folder names a config may use for distinguished folders.
 _DISTINGUISHED = {
     "inbox": "inbox",
@@ -125,40 +94,6 @@ _DISTINGUISHED = {
     "sentitems": "sentitems",
     "drafts": "drafts",
 }
-_CAMEL = re.compile(r"[A-Z][a-z0-9]*")
-_CATEGORY_PREFIX = "ooo: "
-
-
-def keyword_to_category(keyword: str) -> str:
-    """``$OooResolved`` -> ``ooo: resolved``; ``$OooNeedsYou`` -> ``ooo: needs you``; any other
-    keyword is used as the category name unchanged."""
-    rest = keyword[4:] if keyword.startswith("$Ooo") else ""
-    words = _CAMEL.findall(rest)
-    if words and "".join(words) == rest:
-        return _CATEGORY_PREFIX + " ".join(w.lower() for w in words)
-    return keyword
-
-
-def category_to_keyword(category: str) -> str:
-    """The inverse of :func:`keyword_to_category`."""
-    if category.startswith(_CATEGORY_PREFIX):
-        words = category[len(_CATEGORY_PREFIX) :].split()
-        if words and all(w.isalnum() for w in words):
-            return "$Ooo" + "".join(w.capitalize() for w in words)
-    return category
-
-
-class MessageFlags(ExtendedProperty):  # type: ignore[misc]  # exchangelib is untyped
-    """PR_MESSAGE_FLAGS: set on a stored copy so Exchange files it as a sent message (read),
-    not as an unsent draft."""
-
-    property_tag = 0x0E07
-    property_type = "Integer"
-
-
-_MSGFLAG_READ = 0x1
-with contextlib.suppress(ValueError):  # already registered (module reloaded in tests)
-    Message.register("ooo_message_flags", MessageFlags)
 
 
 @dataclass(frozen=True)
@@ -265,15 +200,14 @@ class EwsMailbox(Mailbox):
     def open(self) -> None:
         if self._account is not None:
             return
-        tls = self._tls_context()
+        tls = tls_context(self.ca_file, self.where)
         secret = self._password_provider()
         self._secret = secret
-        config = Configuration(
-            service_endpoint=self.service_endpoint,
-            credentials=self._credentials(secret),
-            auth_type={"ntlm": NTLM, "basic": BASIC, "oauth2": OAUTH2}[self.auth],
-            version=Version(build=_BUILD),
-            retry_policy=FailFast(),
+        config = configuration(
+            self.service_endpoint,
+            self.auth,
+            self.username,
+            secret,
             max_connections=self.max_connections,
         )
         account: Any = None
@@ -285,11 +219,8 @@ class EwsMailbox(Mailbox):
                     autodiscover=False,
                     access_type="delegate",
                 )
-                # Before any request: this mailbox's own sessions, with its own TLS trust. The
-                # Protocol that Account() put into exchangelib's process-wide cache is unused.
-                with contextlib.suppress(KeyError):
-                    del Protocol[config]
-                account.protocol = _MailboxProtocol(config=config, tls=tls)
+                # Before any request: this mailbox's own sessions, with its own TLS trust.
+                use_own_protocol(account, config, tls)
                 folder = self._find_folder(account, self.folder, create=False)
                 if folder is None:
                     raise MailboxUnavailable(
@@ -315,29 +246,6 @@ class EwsMailbox(Mailbox):
             return
         with contextlib.suppress(Exception):  # close() never raises
             account.protocol.close()
-
-    def _tls_context(self) -> ssl.SSLContext | None:
-        """The system's CAs plus ``ca_file``; None without a ca_file (requests' defaults)."""
-        if self.ca_file is None:
-            return None
-        try:
-            context = ssl.create_default_context()
-            context.load_verify_locations(cafile=self.ca_file)
-        except (OSError, ssl.SSLError) as exc:
-            raise MailboxUnavailable(
-                f"cannot load mailbox.ca_file {self.ca_file!r} for {self.where}: {exc}"
-            ) from exc
-        return context
-
-    def _credentials(self, secret: str) -> Any:
-        if self.auth == "oauth2":
-            from exchangelib import OAuth2AuthorizationCodeCredentials
-            from oauthlib.oauth2 import OAuth2Token
-
-            return OAuth2AuthorizationCodeCredentials(
-                access_token=OAuth2Token({"access_token": secret, "token_type": "Bearer"})
-            )
-        return Credentials(self.username, secret)
 
     @contextlib.contextmanager
     def _mapped(self, doing: str) -> Iterator[None]:
@@ -370,28 +278,16 @@ class EwsMailbox(Mailbox):
         except (ews_errors.EWSError, OSError, ValueError, TypeError, AttributeError) as exc:
             # exchangelib reports malformed answers as ValueError/TypeError/AttributeError too.
             self._drop()
-            refused = _certificate_refused(exc)
+            refused = certificate_refused(exc)
             if refused is not None:
+                advice = ca_advice(self.ca_file)
                 raise MailboxUnavailable(
                     f"{doing} on {self.where} failed: the server's TLS certificate is not "
-                    f"trusted (certificate verify failed: {refused[:200]}); {self._ca_advice()}"
+                    f"trusted (certificate verify failed: {refused[:200]}); {advice}"
                 ) from exc
             raise MailboxUnavailable(
                 f"{doing} on {self.where} failed: {self._describe(exc)}"
             ) from exc
-
-    def _ca_advice(self) -> str:
-        if self.ca_file is not None:
-            return (
-                f"check that mailbox.ca_file ({self.ca_file}) holds the CA certificate that "
-                "signed the server's certificate, and that the service endpoint's host name is "
-                "the one the certificate was issued for"
-            )
-        return (
-            "if the server uses a certificate from a private CA, set mailbox.ca_file to that CA "
-            "certificate (PEM); else check that the service endpoint's host name is the one "
-            "the certificate was issued for"
-        )
 
     def _describe(self, exc: BaseException) -> str:
         text = str(exc).strip() or type(exc).__name__
@@ -448,7 +344,7 @@ class EwsMailbox(Mailbox):
             for order, (kind, item) in enumerate(changes):
                 if kind != SyncFolderItems.CREATE:
                     continue
-                received = _aware(item.datetime_received)
+                received = aware(item.datetime_received)
                 if received is not None and received >= since:
                     pending.append((received, order, item.id))
             state = self._folder.item_sync_state
@@ -522,13 +418,13 @@ class EwsMailbox(Mailbox):
         account = self._require()
         out: list[FetchedMessage] = []
         with self._mapped("reading new mail"):
-            found = account.fetch(ids=[ItemId(id=i) for i in ids], only_fields=_MESSAGE_FIELDS)
+            found = account.fetch(ids=[ItemId(id=i) for i in ids], only_fields=MESSAGE_FIELDS)
             for item_id, item in zip(ids, found, strict=True):
                 if isinstance(item, ews_errors.ErrorItemNotFound):
                     continue  # deleted or moved away since the sync: nothing to answer
                 if isinstance(item, Exception):
                     raise item
-                out.append(_to_fetched(item_id, item))
+                out.append(to_fetched(item_id, item))
         return out
 
     # -- waiting -------------------------------------------------------------------------
@@ -620,7 +516,7 @@ class EwsMailbox(Mailbox):
                 folder=target,
                 mime_content=raw,
                 is_read=seen,
-                ooo_message_flags=_MSGFLAG_READ if seen else 0,
+                ooo_message_flags=MSGFLAG_READ if seen else 0,
             )
             copy.save()
 
@@ -659,84 +555,8 @@ class EwsMailbox(Mailbox):
         if oof is None or oof.state == "Disabled":
             return None
         if oof.state == "Scheduled" and oof.start and oof.end:
-            return f"scheduled from {_aware(oof.start)} to {_aware(oof.end)}"
+            return f"scheduled from {aware(oof.start)} to {aware(oof.end)}"
         return "on"
-
-
-class _PrivateCaAdapter(requests.adapters.HTTPAdapter):
-    """HTTPS verified against one SSL context (the system's CAs plus ``mailbox.ca_file``), on
-    every request through it, whatever ``verify`` requests would pass (REQUESTS_CA_BUNDLE
-    included): an explicit ca_file in the config wins."""
-
-    def __init__(self, context: ssl.SSLContext, **kwargs: Any) -> None:
-        self._context = context
-        super().__init__(**kwargs)
-
-    def build_connection_pool_key_attributes(
-        self, request: Any, verify: Any, cert: Any = None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        host, pool = super().build_connection_pool_key_attributes(request, True, cert)
-        pool["ssl_context"] = self._context
-        return host, pool
-
-    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
-        super().cert_verify(conn, url, True, cert)
-        # The context holds the CAs; nothing more is loaded into it per connection.
-        conn.ca_certs = conn.ca_cert_dir = None
-
-
-class _Uncached(CachingProtocol):  # type: ignore[misc]  # exchangelib is untyped
-    """exchangelib caches one Protocol per (endpoint, credentials) for the whole process, so two
-    mailboxes with the same login would share sessions, TLS trust and close() calls. A protocol
-    of this metaclass is a plain object, owned by one EwsMailbox."""
-
-    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        return type.__call__(cls, *args, **kwargs)
-
-
-class _MailboxProtocol(Protocol, metaclass=_Uncached):  # type: ignore[misc]
-    """The sessions of one EwsMailbox; with a TLS context (from ``ca_file``), every session
-    verifies the service endpoint against it."""
-
-    def __init__(self, *, config: Any, tls: ssl.SSLContext | None) -> None:
-        super().__init__(config=config)
-        self.tls = tls
-
-    def create_session(self) -> Any:
-        session = super().create_session()
-        if self.tls is not None:
-            # Replaces the adapter exchangelib mounted on the endpoint, with the same pool shape.
-            session.mount(
-                self.service_endpoint,
-                _PrivateCaAdapter(
-                    self.tls,
-                    pool_block=True,
-                    pool_connections=self.CONNECTIONS_PER_SESSION,
-                    pool_maxsize=self.CONNECTIONS_PER_SESSION,
-                    max_retries=0,
-                ),
-            )
-        return session
-
-
-_VERIFY_FAILED = re.compile(r"certificate verify failed:? ?([^()]*)", re.IGNORECASE)
-
-
-def _certificate_refused(exc: BaseException) -> str | None:
-    """Why certificate verification failed, when it did somewhere in the error's chain (else
-    None). exchangelib re-raises TLS errors as a TransportError with the text only, so the
-    text is read too."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ssl.SSLCertVerificationError):
-            return str(current.verify_message or current)
-        found = _VERIFY_FAILED.search(str(current))
-        if found:
-            return found.group(1).strip() or "certificate verify failed"
-        current = current.__cause__ or current.__context__
-    return None
 
 
 class _Watcher:
@@ -792,74 +612,6 @@ class _Watcher:
         if not self._stop.is_set():
             self.failed = why[:300]
             self.news.set()
-
-
-def _aware(moment: Any) -> datetime | None:
-    """An exchangelib EWSDateTime as a plain timezone-aware datetime (UTC)."""
-    if not isinstance(moment, datetime):
-        return None
-    if moment.tzinfo is None:
-        return None
-    return datetime.fromtimestamp(moment.timestamp(), UTC)
-
-
-def _clean_value(value: object) -> str:
-    # A header value must not break the block it is put in.
-    return re.sub(r"[\r\n]+", " ", str(value or ""))
-
-
-def _address_list(boxes: Any) -> str:
-    parts = []
-    for box in boxes or []:
-        if box.email_address:
-            parts.append(
-                f'"{box.name}" <{box.email_address}>' if box.name else str(box.email_address)
-            )
-    return ", ".join(parts)
-
-
-def _to_fetched(key: str, item: Any) -> FetchedMessage:
-    lines: list[tuple[str, str]] = [
-        (_clean_value(h.name), _clean_value(h.value)) for h in item.headers or [] if h.name
-    ]
-    present = {name.lower() for name, _ in lines}
-    extra = {
-        "From": _address_list([item.author] if item.author else []),
-        "To": _address_list(item.to_recipients),
-        "Cc": _address_list(item.cc_recipients),
-        "Subject": item.subject,
-        "Message-ID": item.message_id,
-        "In-Reply-To": item.in_reply_to,
-        "References": item.references,
-    }
-    for name, value in extra.items():
-        if value and name.lower() not in present:
-            lines.append((name, _clean_value(value)))
-    content_type = next((v for n, v in lines if n.lower() == "content-type"), None)
-    if (content_type or present & {"content-transfer-encoding"}) and not (
-        content_type or ""
-    ).lower().startswith("multipart/report"):
-        # The body handed over is the decoded plain text: say so, or the parser would look
-        # for MIME parts and transfer encodings that are no longer there.
-        lines = [
-            (n, v)
-            for n, v in lines
-            if n.lower() not in ("content-type", "content-transfer-encoding")
-        ]
-        lines += [
-            ("Content-Type", "text/plain; charset=utf-8"),
-            ("Content-Transfer-Encoding", "8bit"),
-        ]
-    head = "".join(f"{name}: {value}\r\n" for name, value in lines) + "\r\n"
-    body = (item.text_body or "").encode("utf-8")
-    return FetchedMessage(
-        key=key,
-        headers=head.encode("utf-8")[:HEADER_CAP],
-        body=body[:BODY_CAP],
-        received_at=_aware(item.datetime_received),
-        size=int(item.size or len(head) + len(body)),
-        keywords=frozenset(category_to_keyword(c) for c in item.categories or []),
-    )
 
 
 __all__ = [

@@ -397,12 +397,7 @@ class ImapMailbox(Mailbox):
         return Batch(messages=messages, cursor=f"{self._uidvalidity}:{uids[-1]}")
 
     def tag(self, key: str, keyword: str) -> None:
-        if not _KEYWORD.match(keyword) or keyword.startswith("\\"):
-            raise ValueError(f"not an IMAP keyword: {keyword!r}")
-        client = self._require()
-        with self._mapped(f"tagging message {key}"):
-            client.add_flags([_uid(key)], [keyword], silent=True)
-        self._note_untagged_exists()
+        self._store_flags([key], keyword, add=True, what=f"message {key}")
 
     def tag_many(self, keys: Sequence[str], keyword: str) -> None:
         self._store_flags(keys, keyword, add=True)
@@ -410,15 +405,19 @@ class ImapMailbox(Mailbox):
     def untag_many(self, keys: Sequence[str], keyword: str) -> None:
         self._store_flags(keys, keyword, add=False)
 
-    def _store_flags(self, keys: Sequence[str], keyword: str, *, add: bool) -> None:
-        """One UID STORE per 500 messages instead of one per message."""
+    def _store_flags(
+        self, keys: Sequence[str], keyword: str, *, add: bool, what: str | None = None
+    ) -> None:
+        """One UID STORE per 500 messages instead of one per message. ``what``: the messages,
+        for an error message."""
         if not _KEYWORD.match(keyword) or keyword.startswith("\\"):
             raise ValueError(f"not an IMAP keyword: {keyword!r}")
         uids = [_uid(k) for k in keys]
         if not uids:
             return
         client = self._require()
-        with self._mapped(f"{'tagging' if add else 'untagging'} {len(uids)} messages"):
+        what = what or f"{len(uids)} messages"
+        with self._mapped(f"{'tagging' if add else 'untagging'} {what}"):
             for start in range(0, len(uids), 500):
                 chunk = uids[start : start + 500]
                 if add:
@@ -428,12 +427,7 @@ class ImapMailbox(Mailbox):
         self._note_untagged_exists()
 
     def untag(self, key: str, keyword: str) -> None:
-        if not _KEYWORD.match(keyword) or keyword.startswith("\\"):
-            raise ValueError(f"not an IMAP keyword: {keyword!r}")
-        client = self._require()
-        with self._mapped(f"untagging message {key}"):
-            client.remove_flags([_uid(key)], [keyword], silent=True)
-        self._note_untagged_exists()
+        self._store_flags([key], keyword, add=False, what=f"message {key}")
 
     def keywords(self, key: str) -> set[str]:
         client = self._require()

@@ -211,19 +211,21 @@ class MemoryMailbox(Mailbox):
             return self._arrived
 
     def tag(self, key: str, keyword: str) -> None:
-        with self._cond:
-            self._check_connection()
-            for msg in self._folders[self.folder]:
-                if msg.key == key:
-                    msg.flags.add(keyword)
-            # Like IMAP STORE on an expunged UID: silently nothing.
+        self._set_flag(key, keyword, present=True)
 
     def untag(self, key: str, keyword: str) -> None:
+        self._set_flag(key, keyword, present=False)
+
+    def _set_flag(self, key: str, keyword: str, *, present: bool) -> None:
         with self._cond:
             self._check_connection()
             for msg in self._folders[self.folder]:
                 if msg.key == key:
-                    msg.flags.discard(keyword)
+                    if present:
+                        msg.flags.add(keyword)
+                    else:
+                        msg.flags.discard(keyword)
+            # Like IMAP STORE on an expunged UID: silently nothing.
 
     def keywords(self, key: str) -> set[str]:
         with self._cond:

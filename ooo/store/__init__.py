@@ -18,14 +18,17 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ooo.core.social import NetworkSignal
 from ooo.core.tracking import InquiryFacts, ServerPeriod, SignalEvent
 from ooo.errors import UserError
 from ooo.host.files import touch_private
 from ooo.store.records import (
+    SEPARATORS,
     InterruptedSend,
     MessageRecord,
     OutboxItem,
@@ -33,6 +36,7 @@ from ooo.store.records import (
     SignalRecord,
     TagTask,
     from_iso,
+    from_row,
     iso,
 )
 from ooo.store.schema import MIGRATIONS, SCHEMA_VERSION
@@ -257,7 +261,7 @@ class Store(SocialStore):
                 route,
                 delegate,
                 follows,
-                " ".join(participants),
+                SEPARATORS["participants"].join(participants),
             ),
         )
         assert cur.lastrowid is not None
@@ -347,11 +351,11 @@ class Store(SocialStore):
             "SELECT * FROM message WHERE sender = ? AND ref IS NOT NULL ORDER BY id DESC LIMIT 200",
             (sender,),
         )
-        return [MessageRecord.from_row(r) for r in rows]
+        return [from_row(MessageRecord, r) for r in rows]
 
     def inquiry(self, ref: str) -> MessageRecord | None:
         row = self.db.execute("SELECT * FROM message WHERE ref = ?", (ref.upper(),)).fetchone()
-        return MessageRecord.from_row(row) if row else None
+        return from_row(MessageRecord, row) if row else None
 
     def add_signal(
         self,
@@ -367,12 +371,16 @@ class Store(SocialStore):
         message_id: str | None = None,
         flagged: bool = False,
         unverified: str | None = None,
+        network: str | None = None,
+        link: str | None = None,
     ) -> None:
-        """Record a signal. ``unverified``: why it does not count (the owner's server says the
-        message failed its sender checks); it is kept and shown, never applied."""
+        """Record a signal and its event. ``unverified``: why it does not count (the owner's
+        server says the message failed its sender checks); it is kept and shown, never applied.
+        ``network`` and ``link``: the post a signal from the owner's network came from (see
+        :meth:`add_network_signal`)."""
         self.db.execute(
             "INSERT INTO signal (ref, at, kind, by, rule, evidence, author, helper, message_id, "
-            "flagged, unverified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "flagged, unverified, network, link) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 ref,
                 iso(at),
@@ -385,8 +393,14 @@ class Store(SocialStore):
                 message_id,
                 int(flagged),
                 unverified,
+                network,
+                link,
             ),
         )
+        # The event names where the signal came from: an email's message id, or a post's
+        # network and link.
+        email = {"message_id": message_id} if network is None else {}
+        post = {"network": network, "link": link} if network is not None else {}
         self.event(
             "signal",
             at,
@@ -397,10 +411,16 @@ class Store(SocialStore):
             evidence=evidence,
             author=author,
             helper=helper,
-            message_id=message_id,
+            **email,
             flagged=flagged,
+            **post,
             **({"unverified": unverified} if unverified else {}),
         )
+
+    def add_network_signal(self, signal: NetworkSignal) -> None:
+        """Record a signal from a post (inside the caller's transaction, with the post's
+        :meth:`record_post`), and its event."""
+        self.add_signal(**asdict(signal))
 
     def signals(self, ref: str | None = None) -> list[SignalRecord]:
         """The signals of one inquiry (or of all), in the order they happened: from email
@@ -409,24 +429,7 @@ class Store(SocialStore):
             rows = self.db.execute("SELECT * FROM signal WHERE ref = ? ORDER BY at, id", (ref,))
         else:
             rows = self.db.execute("SELECT * FROM signal ORDER BY at, id")
-        return [
-            SignalRecord(
-                ref=r["ref"],
-                at=datetime.fromisoformat(r["at"]),
-                kind=r["kind"],
-                by=r["by"],
-                rule=r["rule"],
-                evidence=r["evidence"],
-                author=r["author"],
-                helper=r["helper"],
-                message_id=r["message_id"],
-                flagged=bool(r["flagged"]),
-                unverified=r["unverified"],
-                network=r["network"],
-                link=r["link"],
-            )
-            for r in rows
-        ]
+        return [from_row(SignalRecord, r) for r in rows]
 
     def inquiry_facts(self) -> list[InquiryFacts]:
         rows = self.db.execute(
@@ -486,7 +489,7 @@ class Store(SocialStore):
             "FROM signal WHERE signal.ref = message.ref ORDER BY at DESC, id DESC LIMIT 1), "
             "'open')"
         )
-        return [TagTask(**dict(r)) for r in rows]
+        return [from_row(TagTask, r) for r in rows]
 
     def set_tagged(self, message_row: int, status: str) -> None:
         self.db.execute("UPDATE message SET tagged = ? WHERE id = ?", (status, message_row))
@@ -517,7 +520,7 @@ class Store(SocialStore):
                 iso(now),
                 iso(now),
                 kind,
-                ",".join(cc),
+                SEPARATORS["cc"].join(cc),
             ),
         )
         assert cur.lastrowid is not None
@@ -531,20 +534,7 @@ class Store(SocialStore):
             "WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY reply.id LIMIT ?",
             (iso(now), limit),
         ).fetchall()
-        return [
-            OutboxItem(
-                r["id"],
-                r["recipient"],
-                r["message_id"],
-                r["envelope_from"],
-                r["raw"],
-                r["attempts"],
-                r["message_key"],
-                r["kind"],
-                tuple(a for a in r["cc"].split(",") if a),
-            )
-            for r in rows
-        ]
+        return [from_row(OutboxItem, r) for r in rows]
 
     def next_retry_at(self) -> datetime | None:
         row = self.db.execute(
@@ -589,7 +579,7 @@ class Store(SocialStore):
         rows = self.db.execute(
             "SELECT reply.id, recipient, reply.message_id FROM reply WHERE state = 'sending'"
         )
-        return [InterruptedSend(**dict(r)) for r in rows]
+        return [from_row(InterruptedSend, r) for r in rows]
 
     def set_status(self, key: str, value: str, now: datetime) -> None:
         self.db.execute(
@@ -629,8 +619,8 @@ class Store(SocialStore):
             rows = self.db.execute(query + " WHERE state = ? ORDER BY reply.id", (state,))
         else:
             rows = self.db.execute(query + " ORDER BY reply.id")
-        return [ReplyRecord.from_row(r) for r in rows]
+        return [from_row(ReplyRecord, r) for r in rows]
 
     def messages(self) -> list[MessageRecord]:
         rows = self.db.execute("SELECT * FROM message ORDER BY id")
-        return [MessageRecord.from_row(r) for r in rows]
+        return [from_row(MessageRecord, r) for r in rows]

@@ -1,16 +1,28 @@
 """What the store hands out: typed records, never database rows.
 
 Times are timezone-aware datetimes (stored as ISO 8601 in UTC), lists are tuples, and every
-field is named: a typo is a type error, not a KeyError at run time.
+field is named: a typo is a type error, not a KeyError at run time. :func:`from_row` reads any
+of these records from a row, field by field, by each field's type.
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 
 from ooo.core.tracking import SignalEvent
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+R = TypeVar("R", bound="DataclassInstance")
+
+#: How the store joins a list column into one text column (an address holds neither).
+SEPARATORS = {"participants": " ", "cc": ","}
 
 
 def iso(moment: datetime) -> str:
@@ -19,6 +31,41 @@ def iso(moment: datetime) -> str:
 
 def from_iso(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
+
+
+def required_time(text: str) -> datetime:
+    """A time from a NOT NULL column."""
+    moment = from_iso(text)
+    assert moment is not None
+    return moment
+
+
+def from_row(record: type[R], row: sqlite3.Row) -> R:
+    """A record (a dataclass) from a row that has a column for each of its fields."""
+    return record(**{name: read(row[name]) for name, read in _readers(record)})
+
+
+@functools.cache
+def _readers(record: type[DataclassInstance]) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    hints = get_type_hints(record)
+    return tuple((f.name, _reader(f.name, hints[f.name])) for f in fields(record))
+
+
+def _reader(name: str, kind: object) -> Callable[[Any], Any]:
+    """How a column is read into a field of this type: times from ISO 8601, lists from their
+    joined text, a NULL text as "", flags from integers; anything else as stored."""
+    if kind is datetime:
+        return required_time
+    if kind == datetime | None:
+        return from_iso
+    if kind is str:
+        return lambda value: value or ""
+    if kind == tuple[str, ...]:
+        sep = SEPARATORS[name]
+        return lambda value: tuple(part for part in (value or "").split(sep) if part)
+    if kind is bool or kind is bytes:
+        return kind  # a type is its own converter
+    return lambda value: value
 
 
 @dataclass(frozen=True)
@@ -39,20 +86,8 @@ class OutboxItem:
         return [self.recipient, *self.cc]
 
 
-class _ByName:
-    """``record["field"]`` as well as ``record.field``: a bridge for callers written against
-    the rows the store used to return; new code uses attributes."""
-
-    def __getitem__(self, name: str) -> object:
-        return getattr(self, name)
-
-
-def _tuple(text: str | None, sep: str) -> tuple[str, ...]:
-    return tuple(part for part in (text or "").split(sep) if part)
-
-
 @dataclass(frozen=True)
-class MessageRecord(_ByName):
+class MessageRecord:
     """One message as decided: the ``message`` table."""
 
     id: int
@@ -79,35 +114,9 @@ class MessageRecord(_ByName):
     participants: tuple[str, ...]
     """An inquiry's sender and recipients (not the owner): who may cite its reference."""
 
-    @classmethod
-    def from_row(cls, r: sqlite3.Row) -> MessageRecord:
-        decided = from_iso(r["decided_at"])
-        assert decided is not None
-        return cls(
-            id=r["id"],
-            mailbox=r["mailbox"],
-            epoch=r["epoch"],
-            key=r["key"],
-            message_id=r["message_id"],
-            sender=r["sender"],
-            from_name=r["from_name"] or "",
-            subject=r["subject"] or "",
-            received_at=from_iso(r["received_at"]),
-            decided_at=decided,
-            reason=r["reason"],
-            detail=r["detail"],
-            ref=r["ref"],
-            audience=r["audience"],
-            route=r["route"],
-            delegate=r["delegate"],
-            follows=r["follows"],
-            tagged=r["tagged"],
-            participants=_tuple(r["participants"], " "),
-        )
-
 
 @dataclass(frozen=True)
-class ReplyRecord(_ByName):
+class ReplyRecord:
     """One outgoing message (a reply, or a forward to a delegate): the ``reply`` table, with
     the subject and key of the message it answers."""
 
@@ -130,32 +139,9 @@ class ReplyRecord(_ByName):
     subject: str
     message_key: str
 
-    @classmethod
-    def from_row(cls, r: sqlite3.Row) -> ReplyRecord:
-        created = from_iso(r["created_at"])
-        assert created is not None
-        return cls(
-            id=r["id"],
-            message=r["message"],
-            recipient=r["recipient"],
-            message_id=r["message_id"],
-            envelope_from=r["envelope_from"],
-            raw=bytes(r["raw"]),
-            state=r["state"],
-            attempts=r["attempts"],
-            next_attempt_at=from_iso(r["next_attempt_at"]),
-            last_error=r["last_error"],
-            created_at=created,
-            sent_at=from_iso(r["sent_at"]),
-            kind=r["kind"],
-            cc=_tuple(r["cc"], ","),
-            subject=r["subject"] or "",
-            message_key=r["message_key"],
-        )
-
 
 @dataclass(frozen=True)
-class TagTask(_ByName):
+class TagTask:
     """An inquiry whose mailbox keyword may lag behind its derived status."""
 
     id: int
@@ -169,7 +155,7 @@ class TagTask(_ByName):
 
 
 @dataclass(frozen=True)
-class InterruptedSend(_ByName):
+class InterruptedSend:
     """A reply found in ``sending`` at start-up: cut off mid-send by a crash."""
 
     id: int
@@ -178,5 +164,5 @@ class InterruptedSend(_ByName):
 
 
 @dataclass(frozen=True)
-class SignalRecord(SignalEvent, _ByName):
+class SignalRecord(SignalEvent):
     """A stored signal (ooo.core.tracking.SignalEvent)."""

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ooo.core.social import Asking, NetworkSignal, Thread
-from ooo.store.records import MessageRecord, from_iso, iso
+from ooo.core.social import Asking, Thread
+from ooo.store.records import MessageRecord, from_row, iso
 
 # Whether an inquiry's latest signal resolves it (its derived status; ooo.core.report has the
 # full rule): resolved inquiries' threads are read last, their tags not searched, no notice.
@@ -119,12 +119,6 @@ class WatcherStateRecord:
     """The wait the service asked for (rate limit), in seconds, if any."""
     last_error: str | None
     updated_at: datetime
-
-
-def _required(text: str | None) -> datetime:
-    moment = from_iso(text)
-    assert moment is not None
-    return moment
 
 
 class KnownInStore:
@@ -271,7 +265,7 @@ class SocialStore:
         """The threads to read again next, at most ``limit``: never read first, then those of
         inquiries not resolved, then the longest unread."""
         rows = self.db.execute(_THREADS_TO_READ, (watcher, max(limit, 0)))
-        return [self._thread(r) for r in rows]
+        return [from_row(NetworkThreadRecord, r) for r in rows]
 
     def mark_thread_read(self, watcher: str, root: str, now: datetime) -> None:
         self.db.execute(
@@ -296,19 +290,7 @@ class SocialStore:
             f"SELECT * FROM network_thread {clause}ORDER BY started_at, rowid",  # noqa: S608
             args,
         )
-        return [self._thread(r) for r in rows]
-
-    @staticmethod
-    def _thread(r: sqlite3.Row) -> NetworkThreadRecord:
-        return NetworkThreadRecord(
-            watcher=r["watcher"],
-            root=r["root"],
-            ref=r["ref"],
-            asker=r["asker"],
-            link=r["link"],
-            started_at=_required(r["started_at"]),
-            read_at=from_iso(r["read_at"]),
-        )
+        return [from_row(NetworkThreadRecord, r) for r in rows]
 
     # -- the tag search (fallback) ----------------------------------------------------------
 
@@ -353,42 +335,6 @@ class SocialStore:
 
     # -- signals ----------------------------------------------------------------------------
 
-    def add_network_signal(self, signal: NetworkSignal) -> None:
-        """Record a signal from a post (inside the caller's transaction, with the post's
-        :meth:`record_post`), and its event."""
-        self.db.execute(
-            "INSERT INTO signal (ref, at, kind, by, rule, evidence, author, helper, message_id, "
-            "flagged, unverified, network, link) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL, "
-            "?, ?)",
-            (
-                signal.ref,
-                iso(signal.at),
-                signal.kind,
-                signal.by,
-                signal.rule,
-                signal.evidence,
-                signal.author,
-                signal.helper,
-                int(signal.flagged),
-                signal.network,
-                signal.link,
-            ),
-        )
-        self.event(
-            "signal",
-            signal.at,
-            ref=signal.ref,
-            kind=signal.kind,
-            by=signal.by,
-            rule=signal.rule,
-            evidence=signal.evidence,
-            author=signal.author,
-            helper=signal.helper,
-            flagged=signal.flagged,
-            network=signal.network,
-            link=signal.link,
-        )
-
     def network_signals(self, ref: str | None = None) -> list[NetworkSignalRecord]:
         """The signals that came from posts (of one inquiry, or all), in the order they
         happened."""
@@ -398,23 +344,7 @@ class SocialStore:
             query += " AND ref = ?"
             args = (ref,)
         rows = self.db.execute(query + " ORDER BY at, id", args)
-        return [
-            NetworkSignalRecord(
-                id=r["id"],
-                ref=r["ref"],
-                at=_required(r["at"]),
-                kind=r["kind"],
-                by=r["by"],
-                rule=r["rule"],
-                evidence=r["evidence"],
-                author=r["author"],
-                helper=r["helper"],
-                network=r["network"],
-                link=r["link"] or "",
-                flagged=bool(r["flagged"]),
-            )
-            for r in rows
-        ]
+        return [from_row(NetworkSignalRecord, r) for r in rows]
 
     # -- room notices -----------------------------------------------------------------------
 
@@ -444,7 +374,7 @@ class SocialStore:
             + " ORDER BY message.id LIMIT ?",
             (watcher, *audiences, iso(since), max_attempts, max(limit, 0)),
         )
-        return [MessageRecord.from_row(r) for r in rows]
+        return [from_row(MessageRecord, r) for r in rows]
 
     def begin_notice(self, watcher: str, ref: str, room: str, now: datetime) -> NoticeRecord:
         """Note that a notice is about to be posted (committed before posting, so a crash in
@@ -494,7 +424,7 @@ class SocialStore:
         row = self.db.execute(
             "SELECT * FROM network_notice WHERE watcher = ? AND ref = ?", (watcher, ref)
         ).fetchone()
-        return self._notice(row) if row else None
+        return from_row(NoticeRecord, row) if row else None
 
     def notices(self, ref: str | None = None) -> list[NoticeRecord]:
         if ref is None:
@@ -503,21 +433,7 @@ class SocialStore:
             rows = self.db.execute(
                 "SELECT * FROM network_notice WHERE ref = ? ORDER BY created_at, rowid", (ref,)
             )
-        return [self._notice(r) for r in rows]
-
-    @staticmethod
-    def _notice(r: sqlite3.Row) -> NoticeRecord:
-        return NoticeRecord(
-            watcher=r["watcher"],
-            ref=r["ref"],
-            room=r["room"],
-            event_id=r["event_id"],
-            state=r["state"],
-            attempts=r["attempts"],
-            last_error=r["last_error"],
-            created_at=_required(r["created_at"]),
-            posted_at=from_iso(r["posted_at"]),
-        )
+        return [from_row(NoticeRecord, r) for r in rows]
 
     # -- watcher state ----------------------------------------------------------------------
 
@@ -546,18 +462,5 @@ class SocialStore:
 
     def watcher_states(self) -> list[WatcherStateRecord]:
         """Every watcher's last known state, by name."""
-        return [
-            WatcherStateRecord(
-                watcher=r["watcher"],
-                kind=r["kind"],
-                state=r["state"],
-                last_poll=from_iso(r["last_poll"]),
-                last_ok=from_iso(r["last_ok"]),
-                next_poll=from_iso(r["next_poll"]),
-                attempts=r["attempts"],
-                retry_after=r["retry_after"],
-                last_error=r["last_error"],
-                updated_at=_required(r["updated_at"]),
-            )
-            for r in self.db.execute("SELECT * FROM network_watcher ORDER BY watcher")
-        ]
+        rows = self.db.execute("SELECT * FROM network_watcher ORDER BY watcher")
+        return [from_row(WatcherStateRecord, r) for r in rows]

@@ -156,7 +156,7 @@ def test_a_sender_address_with_an_encoded_word_is_recorded_not_answered() -> Non
     engine.sync()
     assert transport.sent == []
     (row,) = store.messages()
-    assert (row["reason"], row["sender"]) == (Reason.NO_SENDER, hostile.lower())
+    assert (row.reason, row.sender) == (Reason.NO_SENDER, hostile.lower())
 
 
 # --------------------------------------------------------------------------- the config file
@@ -283,7 +283,7 @@ def setup_inquiry(**extra: str):  # type: ignore[no-untyped-def]
     engine, mailbox, transport, store, clock = make_engine()
     mailbox.deliver(raw_message(message_id="<q@example.org>", extra=extra or None), INSIDE)
     engine.sync()
-    (ref,) = [r["ref"] for r in store.messages() if r["ref"]]
+    (ref,) = [r.ref for r in store.messages() if r.ref]
     return engine, mailbox, transport, store, clock, ref
 
 
@@ -341,7 +341,7 @@ def test_a_forged_sender_that_fails_dmarc_is_recorded_unverified() -> None:
     )
     engine.sync()
     (signal,) = store.signals(ref)
-    assert signal["unverified"] == "dmarc=fail"
+    assert signal.unverified == "dmarc=fail"
     (inquiry,) = report_of(engine, store)["inquiries"]
     assert inquiry["status"] == "open"
     assert inquiry["unverified_signals"] == 1
@@ -419,8 +419,8 @@ def test_a_new_question_quoting_another_senders_reference_is_a_new_inquiry() -> 
         "dave@partner.example",
     ]
     row = store.messages()[-1]
-    assert row["ref"] and row["ref"] != ref and row["follows"] is None
-    assert f"mentions {ref}" in row["detail"]
+    assert row.ref and row.ref != ref and row.follows is None
+    assert f"mentions {ref}" in row.detail
 
 
 def test_the_asker_and_those_in_the_inquiry_may_cite_the_reference() -> None:
@@ -432,7 +432,7 @@ def test_the_asker_and_those_in_the_inquiry_may_cite_the_reference() -> None:
             clock.now,
         )
     engine.sync()
-    assert [r["follows"] for r in store.messages()[1:]] == [ref, ref, ref]
+    assert [r.follows for r in store.messages()[1:]] == [ref, ref, ref]
 
 
 def test_a_third_party_answer_counts_only_inside_the_thread() -> None:
@@ -450,7 +450,7 @@ def test_a_third_party_answer_counts_only_inside_the_thread() -> None:
         clock.now,
     )
     engine.sync()
-    assert store.messages()[-1]["follows"] == ref
+    assert store.messages()[-1].follows == ref
     assert store.signals(ref) == []
 
 
@@ -469,7 +469,7 @@ def test_a_cut_header_is_never_answered() -> None:
     mailbox.deliver(hostile, INSIDE)
     engine.sync()
     assert transport.sent == []
-    assert store.messages()[0]["reason"] == "oversized_header"
+    assert store.messages()[0].reason == "oversized_header"
 
 
 def test_report_output_to_a_directory_is_a_usage_error(

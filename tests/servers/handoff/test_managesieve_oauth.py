@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from ooo.handoff import HandoffAuthError
+from ooo.handoff.base import HandoffAuthError
 from ooo.handoff.managesieve import Session
 from tests.servers.test_e2e_oauth import OAuthStack, oauth_stack
 

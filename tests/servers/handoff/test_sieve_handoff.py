@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ooo.core import sieve
-from ooo.handoff import HandoffAuthError, HandoffRefused, HandoffUnavailable
+from ooo.handoff.base import HandoffAuthError, HandoffRefused, HandoffUnavailable
 from ooo.handoff.managesieve import Session
 from ooo.handoff.sieve import SieveHandoff
 from tests.support.helpers import Clock

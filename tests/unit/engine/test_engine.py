@@ -61,7 +61,7 @@ def test_first_start_baselines_at_the_away_window() -> None:
     mailbox.deliver(raw_message(message_id="<old@x>"), START - timedelta(days=2))
     mailbox.deliver(raw_message(sender="carol@x.org", message_id="<new@x>"), INSIDE)
     engine.sync()
-    assert [m["message_id"] for m in store.messages()] == ["<new@x>"]
+    assert [m.message_id for m in store.messages()] == ["<new@x>"]
     assert len(transport.sent) == 1
 
 
@@ -170,9 +170,9 @@ def test_uidvalidity_change_rebaselines_without_answering_twice() -> None:
     # Re-read under its new key, the first message keeps its decision: it is not decided again
     # and not counted as a duplicate (the probe found the report counting such messages).
     assert store.counts_by_reason() == {"reply": 2}
-    first = next(r for r in store.messages() if r["message_id"] == "<same@x>")
-    assert first["epoch"] == 1
-    assert TAG_REPLIED in mailbox.keywords(first["key"])
+    first = next(r for r in store.messages() if r.message_id == "<same@x>")
+    assert first.epoch == 1
+    assert TAG_REPLIED in mailbox.keywords(first.key)
 
 
 def test_a_message_that_breaks_the_engine_is_recorded_and_skipped(monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -209,4 +209,4 @@ def test_clock_is_injected() -> None:
     engine, mailbox, _, store, _ = make_engine(clock=clock)
     mailbox.deliver(raw_message(), INSIDE)
     engine.sync()
-    assert store.messages()[0]["decided_at"].isoformat().startswith("2026-12-25T10:00")
+    assert store.messages()[0].decided_at.isoformat().startswith("2026-12-25T10:00")

@@ -148,7 +148,7 @@ def test_a_non_ascii_sender_is_tracked_not_answered() -> None:
     mailbox.deliver(raw_message(sender="plain@example.org", message_id="<p@x>"), clock.now)
     engine.sync()
     assert [s.recipients for s in transport.sent] == [["plain@example.org"]]
-    rows = {r["sender"]: (r["reason"], r["detail"]) for r in store.messages()}
+    rows = {r.sender: (r.reason, r.detail) for r in store.messages()}
     assert rows["jürgen@example.org"][0] == "no_sender"
     assert "non-ASCII" in rows["jürgen@example.org"][1]
 

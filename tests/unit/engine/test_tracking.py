@@ -19,8 +19,8 @@ def setup_inquiry():  # type: ignore[no-untyped-def]
     engine, mailbox, transport, store, clock = make_engine()
     mailbox.deliver(raw_message(message_id="<q@example.org>", subject="Export API"), INSIDE)
     engine.sync()
-    (row,) = [r for r in store.messages() if r["ref"]]
-    return engine, mailbox, transport, store, clock, row["ref"]
+    (row,) = [r for r in store.messages() if r.ref]
+    return engine, mailbox, transport, store, clock, row.ref
 
 
 def test_sender_resolves_by_replying_to_our_reply() -> None:
@@ -40,14 +40,14 @@ def test_sender_resolves_by_replying_to_our_reply() -> None:
     engine.sync()
     assert len(transport.sent) == 1
     (signal,) = store.signals(ref)
-    assert (signal["kind"], signal["by"], signal["rule"]) == (
+    assert (signal.kind, signal.by, signal.rule) == (
         "resolved",
         "sender",
         "sender_says_resolved",
     )
-    assert "RESOLVED" in signal["evidence"]
+    assert "RESOLVED" in signal.evidence
     follow = store.messages()[-1]
-    assert (follow["reason"], follow["follows"]) == ("follow_up", ref)
+    assert (follow.reason, follow.follows) == ("follow_up", ref)
     assert mailbox.messages[0].keywords >= {TAG_RESOLVED}
     assert TAG_OPEN not in mailbox.messages[0].keywords
 
@@ -64,7 +64,7 @@ def test_linked_by_reference_in_the_subject() -> None:
     engine, mailbox, _transport, store, clock = make_engine()
     mailbox.deliver(raw_message(message_id="<q@example.org>", extra={"Cc": "zed@x.org"}), INSIDE)
     engine.sync()
-    (ref,) = [r["ref"] for r in store.messages() if r["ref"]]
+    (ref,) = [r.ref for r in store.messages() if r.ref]
     mailbox.deliver(
         raw_message(
             sender="zed@x.org",
@@ -76,7 +76,7 @@ def test_linked_by_reference_in_the_subject() -> None:
         clock.now,
     )
     engine.sync()
-    assert store.messages()[-1]["follows"] == ref
+    assert store.messages()[-1].follows == ref
 
 
 def test_linked_by_normalised_subject_and_sender() -> None:
@@ -90,7 +90,7 @@ def test_linked_by_normalised_subject_and_sender() -> None:
     )
     engine.sync()
     (signal,) = store.signals(ref)
-    assert (signal["kind"], signal["flagged"]) == ("open", 1)
+    assert (signal.kind, signal.flagged) == ("open", True)
     assert len(transport.sent) == 1
 
 
@@ -110,7 +110,7 @@ def test_delegate_in_the_thread_resolves_it() -> None:
     )
     engine.sync()
     (signal,) = store.signals(ref)
-    assert (signal["by"], signal["rule"]) == ("delegate", "delegate_answered")
+    assert (signal.by, signal.rule) == ("delegate", "delegate_answered")
     assert len(transport.sent) == 1  # the delegate is not answered either
 
 
@@ -134,8 +134,8 @@ def test_third_party_in_the_thread_resolves_it_by_the_network() -> None:
     )
     engine.sync()
     (signal,) = store.signals(ref)
-    assert (signal["by"], signal["rule"]) == ("network", "network_answered")
-    assert signal["helper"] == "Ana Network"
+    assert (signal.by, signal.rule) == ("network", "network_answered")
+    assert signal.helper == "Ana Network"
 
 
 def test_still_open_then_solved() -> None:
@@ -153,7 +153,7 @@ def test_still_open_then_solved() -> None:
             clock.now,
         )
         engine.sync()
-    assert [s["kind"] for s in store.signals(ref)] == ["open", "resolved"]
+    assert [s.kind for s in store.signals(ref)] == ["open", "resolved"]
     assert TAG_RESOLVED in mailbox.messages[0].keywords
 
 
@@ -171,7 +171,7 @@ def test_automated_mail_in_the_thread_is_no_signal() -> None:
     )
     engine.sync()
     assert store.signals(ref) == []
-    assert store.messages()[-1]["reason"] == "auto_submitted"
+    assert store.messages()[-1].reason == "auto_submitted"
 
 
 def test_a_new_topic_within_the_interval_is_a_new_inquiry() -> None:
@@ -180,8 +180,8 @@ def test_a_new_topic_within_the_interval_is_a_new_inquiry() -> None:
     mailbox.deliver(raw_message(message_id="<new@x>", subject="Something else"), clock.now)
     engine.sync()
     last = store.messages()[-1]
-    assert last["reason"] == "already_replied"
-    assert last["ref"] and last["ref"] != ref
+    assert last.reason == "already_replied"
+    assert last.ref and last.ref != ref
 
 
 def test_manual_resolve_updates_the_keywords() -> None:

@@ -10,8 +10,8 @@ import pytest
 
 from ooo.config import loads
 from ooo.errors import ConfigError
-from ooo.handoff import NoHandoff, create
-from ooo.handoff.base import HandoffState
+from ooo.handoff import create
+from ooo.handoff.base import HandoffState, NoHandoff
 from ooo.handoff.reply import server_reply
 from ooo.handoff.sieve import SieveHandoff
 from ooo.templating import Renderer
