@@ -369,6 +369,23 @@ class HandoffConfig(_Model):
         return self.host or mailbox.host, self.port, security, self.ca_file or mailbox.ca_file
 
 
+class CalendarConfig(_Model):
+    """Meeting invitations (iCalendar METHOD:REQUEST) for events inside the away window."""
+
+    invitations: Literal["decline", "tentative", "reply", "ignore"] = "decline"
+    """decline/tentative: an iTIP reply to the organiser (RFC 5546); reply: the prose reply;
+    ignore: no answer (still tracked)."""
+
+
+class ReportConfig(_Model):
+    """The resolution report the owner gets when the window ends."""
+
+    to_inbox: bool = True
+    """Put the report into the owner's own inbox (IMAP APPEND / an Exchange item), once."""
+    language: str | None = None
+    """The report's language (a shipped one); default: the first of [reply] languages."""
+
+
 class Config(_Model):
     owner: OwnerConfig
     away: AwayConfig
@@ -384,6 +401,8 @@ class Config(_Model):
     reply: ReplyConfig = ReplyConfig()
     route: list[RouteConfig] = []
     handoff: HandoffConfig = HandoffConfig()
+    calendar: CalendarConfig = CalendarConfig()
+    report: ReportConfig = ReportConfig()
 
     path: Path | None = Field(default=None, exclude=True)
 
