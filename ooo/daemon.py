@@ -9,6 +9,10 @@ One daemon runs per state dir (ooo.host.lock). SIGTERM/SIGINT stop it at the nex
 and a change of the config file's contents (ooo.host.reload) switch it to the new config, unless
 the new file is invalid: then the last good config keeps running, the problem is logged once
 and shown by ``ooo status`` (status key ``config_error``) until the file is fixed.
+
+A daemon may also run in a thread of its own, one per account (ooo.accounts): signals then go
+to the main thread, which calls :meth:`Daemon.request_stop` and :meth:`Daemon.request_reload`;
+those wake the thread's wait (an Event for sleeps, ``Mailbox.interrupt`` for the mailbox's).
 """
 
 from __future__ import annotations
@@ -83,9 +87,18 @@ class Daemon:
     store: Store | None = None
     networks: NetworkRunner | None = None
     """The network watchers (tests inject one); by default built from the config."""
+    prepare: Callable[[Config], Config] | None = None
+    """Applied to every config read again from the file (an account's state dir)."""
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
+        # Set by a stop or reload request: cuts a sleep short in any thread.
+        self._wake = threading.Event()
+        # Around the mailbox's wait, so that another thread interrupts only a wait (or the
+        # moment before it), never a fetch or a send.
+        self._waiting = False
+        self._waiting_lock = threading.Lock()
+        self._engine: Engine | None = None
         self._interruptible = False
         self._finished = False
         self._known: frozenset[str] | None = None
@@ -102,9 +115,29 @@ class Daemon:
         self._sleep_hook: SleepHook | None = None
         self._took_back = False
 
+    @property
+    def finished(self) -> bool:
+        """Whether the run ended because the away window is over."""
+        return self._finished
+
     def request_stop(self) -> None:
         """Ask the loop to stop at its next safe point (what SIGTERM does, for threads)."""
         self._stop.set()
+        self._wake_up()
+
+    def _wake_up(self) -> None:
+        """Cut the current wait short when the loop runs in a thread of its own (in the main
+        thread the signal handler raises instead)."""
+        self._wake.set()
+        if self._main_signals:
+            return
+        with self._waiting_lock:
+            if self._waiting and self._engine is not None:
+                self._engine.mailbox.interrupt()
+
+    def _interrupted(self) -> bool:
+        """Whether a mailbox error is the interruption a stop or reload asked for."""
+        return not self._main_signals and (self._stop.is_set() or self._reload.is_set())
 
     # -- signals ----------------------------------------------------------------------------
 
@@ -125,6 +158,8 @@ class Daemon:
         in_other_thread = threading.current_thread() is not threading.main_thread()
         if in_other_thread and self._main_signals and hasattr(signal, "SIGHUP"):
             interrupt_main_thread(signal.SIGHUP)
+        else:
+            self._wake_up()
 
     @contextmanager
     def _interruptible_section(self) -> Iterator[None]:
@@ -143,7 +178,8 @@ class Daemon:
     def _sleep(self, seconds: float) -> None:
         # A reload cuts the sleep short; the loop applies it and decides again what to wait for.
         with suppress(_Reload), self._interruptible_section():
-            self._stop.wait(max(0.0, seconds))
+            self._wake.wait(max(0.0, seconds))
+        self._wake.clear()  # the flags (stop, reload) say why; the loop looks at them
 
     # -- main -------------------------------------------------------------------------------
 
@@ -183,6 +219,7 @@ class Daemon:
             dry_run=self.dry_run,
             router=app.make_router(cfg, lambda: self._known or frozenset()),
         )
+        self._engine = engine
         handlers = {}
         self._main_signals = threading.current_thread() is threading.main_thread()
         if self._main_signals:
@@ -260,6 +297,8 @@ class Daemon:
                 timeout = self._wait_timeout(store, now)
                 waiting = False
                 wall, mono = self.clock(), self.monotonic()
+                with self._waiting_lock:
+                    self._waiting = True  # before the section looks at the flags: no race
                 try:
                     with self._interruptible_section():
                         waiting = True
@@ -267,6 +306,9 @@ class Daemon:
                 except _Reload:
                     if waiting:
                         mailbox.close()  # IDLE was cut short; the next round reconnects
+                finally:
+                    with self._waiting_lock:
+                        self._waiting = False
                 jump = (self.clock() - wall).total_seconds() - (self.monotonic() - mono)
                 if abs(jump) > CLOCK_JUMP:
                     # CLOCK_MONOTONIC stops while the machine is suspended: after a resume the
@@ -278,16 +320,25 @@ class Daemon:
                     )
                     mailbox.close()
             except MailboxAuthError as exc:
+                if self._interrupted():
+                    mailbox.close()
+                    continue
                 if self.once:
                     raise UserError(str(exc), advice="check the login with `ooo check`") from exc
                 attempt += 1
                 self._retry_later(store, mailbox, exc, attempt, minimum=60.0)
             except MailboxUnavailable as exc:
+                if self._interrupted():
+                    mailbox.close()  # the wait was cut short on purpose: not an outage
+                    continue
                 if self.once:
                     raise UserError(str(exc), advice="check the server with `ooo check`") from exc
                 attempt += 1
                 self._retry_later(store, mailbox, exc, attempt)
             except MailboxError as exc:
+                if self._interrupted():
+                    mailbox.close()
+                    continue
                 attempt += 1
                 self._retry_later(store, mailbox, exc, attempt)
             except UserError as exc:
@@ -332,6 +383,8 @@ class Daemon:
         try:
             check_private(path)  # a config someone else could write is never applied
             new = loads(raw.decode("utf-8"), path)
+            if self.prepare is not None:
+                new = self.prepare(new)
             self._apply(new, engine)
         except (UnicodeDecodeError, UserError) as exc:
             problem = exc.oneline() if isinstance(exc, UserError) else f"{path}: not UTF-8: {exc}"

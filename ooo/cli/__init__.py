@@ -32,7 +32,9 @@ def _parser() -> argparse.ArgumentParser:
         "-c",
         "--config",
         metavar="FILE",
-        help="config file (default: $OOO_CONFIG, else the platform config dir)",
+        action="append",
+        help="config file (default: $OOO_CONFIG, else the platform config dir); the *.toml "
+        "files in accounts/ next to it are more accounts, and so is each further -c FILE",
     )
     common.add_argument("-v", "--verbose", action="store_true", help="debug logs, tracebacks")
 
@@ -52,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     # Suppressed defaults (see _parser): absent unless given, before or after the command.
-    args.config = getattr(args, "config", None)
+    args.configs = getattr(args, "config", None) or []
+    args.config = args.configs[0] if args.configs else None  # the main file
     args.verbose = getattr(args, "verbose", False)
     logs.setup(args.verbose)
     handler: Handler | None = getattr(args, "func", None)

@@ -14,7 +14,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from ooo.cli.common import SubParsers, add_command, load_config
+from ooo.cli.common import (
+    SubParsers,
+    add_account_option,
+    add_command,
+    for_each_account,
+    load_config,
+)
 from ooo.errors import OooError, UserError
 
 if TYPE_CHECKING:
@@ -27,15 +33,19 @@ Line = Callable[[bool, str, str], None]
 
 
 def register(sub: SubParsers, common: argparse.ArgumentParser) -> None:
-    add_command(
+    check = add_command(
         sub, common, "check", cmd_check, help="validate the config and try every connection"
     )
+    add_account_option(check, "check")  # without it: every account, each under its name
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from ooo.app import check_templates, make_mailbox, make_transport, state_dir
     from ooo.templating import Renderer
 
+    several = for_each_account(args, cmd_check)
+    if several is not None:
+        return several
     failures = 0
 
     def line(ok: bool, what: str, detail: str) -> None:

@@ -4,11 +4,16 @@ choices that come from the code that owns them."""
 from __future__ import annotations
 
 import argparse
+import copy
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
+from ooo.errors import UserError
+
 if TYPE_CHECKING:
     from ooo.config import Config
+    from ooo.config.accounts import Accounts
 
 #: What ``add_subparsers`` returns: each command module adds its parsers to it.
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -31,11 +36,60 @@ def add_command(
     return parser
 
 
+def add_account_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--account NAME``: one account of several (ooo.config.accounts)."""
+    parser.add_argument(
+        "--account",
+        metavar="NAME",
+        help=f"{what} only this account (the main config file is 'default'; "
+        "accounts/NAME.toml next to it is NAME)",
+    )
+
+
+def find_accounts(args: argparse.Namespace) -> Accounts:
+    """The accounts the -c options (or $OOO_CONFIG, or the default path) lead to."""
+    from ooo.config import accounts
+
+    return accounts.find(getattr(args, "configs", None) or [])
+
+
 def load_config(args: argparse.Namespace) -> Config:
-    """The config named by -c, $OOO_CONFIG or the platform default; ConfigError if invalid."""
+    """The config named by -c, $OOO_CONFIG or the platform default (or, with --account, that
+    account's); ConfigError if invalid."""
     from ooo import config
 
-    return config.load(args.config)
+    name = getattr(args, "account", None)
+    if name is None and len(getattr(args, "configs", None) or []) <= 1:
+        return config.load(args.config)  # one file, exactly as always
+    accounts = find_accounts(args)
+    (account,) = accounts.pick(name) if name else accounts.files[:1]
+    return accounts.load(account)
+
+
+def for_each_account(args: argparse.Namespace, handler: Handler) -> int | None:
+    """Run ``handler`` once per account, each under a header line naming it, when there are
+    several and no --account picks one; None when there is one account (the caller goes on
+    as it always did, with the same output). One account's error (an invalid file) is
+    printed and the next one still runs; the exit status is the worst of them."""
+    if getattr(args, "account", None) is not None:
+        return None
+    accounts = find_accounts(args)
+    if not accounts.several:
+        return None
+    code = 0
+    for i, account in enumerate(accounts.files):
+        if i:
+            print()
+        print(f"== account {account.name} ({account.path}) ==", flush=True)
+        one = copy.copy(args)
+        one.account = account.name
+        try:
+            code = max(code, handler(one))
+        except UserError as exc:
+            print(exc.render(), file=sys.stderr, flush=True)
+            code = max(code, 2)
+        sys.stdout.flush()
+    return code
 
 
 def choices_from(action: argparse.Action, load: Callable[[], Sequence[str]]) -> None:

@@ -9,7 +9,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ooo.cli.common import SubParsers, add_command, choices_from, load_config
+from ooo.cli.common import (
+    SubParsers,
+    add_account_option,
+    add_command,
+    choices_from,
+    find_accounts,
+    for_each_account,
+    load_config,
+)
 from ooo.errors import UserError
 
 if TYPE_CHECKING:
@@ -31,6 +39,7 @@ def register(sub: SubParsers, common: argparse.ArgumentParser) -> None:
         metavar="DATETIME",
         help="the report as of this moment (default: the end of the away window)",
     )
+    add_account_option(rep, "report on")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -38,6 +47,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from ooo.host.files import write_atomic
     from ooo.report import render
 
+    if _several_accounts(args):
+        return for_each_account(args, cmd_report) or 0
     cfg = load_config(args)
     if not state_db(cfg).exists():
         print("nothing to report: ooo has not run with this config")
@@ -65,6 +76,22 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
+
+
+def _several_accounts(args: argparse.Namespace) -> bool:
+    """Several accounts and no --account: each one's report under its name, in text or
+    Markdown; a file format (or --output) needs one account."""
+    if getattr(args, "account", None) is not None or not find_accounts(args).several:
+        return False
+    if args.format not in ("text", "md") or args.output:
+        names = ", ".join(find_accounts(args).names)
+        raise UserError(
+            f"there are several accounts ({names}): --format {args.format}"
+            + (" --output" if args.output else "")
+            + " makes one report",
+            advice="pick one with --account NAME (run it once per account)",
+        )
+    return True
 
 
 def _output_path(given: str, fmt: Format) -> Path:

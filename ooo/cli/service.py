@@ -36,8 +36,15 @@ def cmd_service(args: argparse.Namespace) -> int:
     from ooo.config import resolve_path
     from ooo.host.service import Host
 
+    if len(getattr(args, "configs", None) or []) > 1:
+        # The unit names one file; the accounts are found from it at every start.
+        raise UserError(
+            "the service runs one config file and the accounts next to it",
+            advice="put the other accounts' files into the accounts/ folder next to "
+            f"{resolve_path(args.config)} and give only that file",
+        )
     path = resolve_path(args.config).expanduser().resolve()
-    if args.action != "uninstall" and not path.exists():
+    if args.action != "uninstall" and not path.exists() and not (path.parent / "accounts").is_dir():
         raise UserError(
             f"no config file at {path}", advice="create one first with `ooo config init`"
         )

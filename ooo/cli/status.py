@@ -7,10 +7,16 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ooo.cli.common import SubParsers, add_command, load_config
+from ooo.cli.common import (
+    SubParsers,
+    add_account_option,
+    add_command,
+    find_accounts,
+    for_each_account,
+    load_config,
+)
 from ooo.errors import ConfigError, UserError
 
 if TYPE_CHECKING:
@@ -20,13 +26,19 @@ if TYPE_CHECKING:
 
 
 def register(sub: SubParsers, common: argparse.ArgumentParser) -> None:
-    add_command(sub, common, "status", cmd_status, help="what the responder is doing and has done")
+    status = add_command(
+        sub, common, "status", cmd_status, help="what the responder is doing and has done"
+    )
+    add_account_option(status, "show")
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from ooo.app import open_store, state_db
     from ooo.core.status import status_lines
 
+    several = for_each_account(args, cmd_status)  # each account under its name
+    if several is not None:
+        return several
     try:
         cfg = load_config(args)
     except ConfigError as exc:
@@ -86,16 +98,18 @@ def _status_of_invalid_config(args: argparse.Namespace, exc: UserError) -> int:
     """`ooo status` while the config file is broken: say so, then what the daemon is doing
     (it keeps running on its last good config), found through [state] dir read leniently."""
     from ooo.app import STATE_DB
-    from ooo.config import resolve_path
     from ooo.core.status import fallback_lines
     from ooo.host.lock import holder
     from ooo.store import Store
 
-    path = resolve_path(args.config)
+    accounts = find_accounts(args)
+    name = getattr(args, "account", None)
+    (account,) = accounts.pick(name) if name else accounts.files[:1]
+    path = account.path
     if not path.exists():
         raise exc
     print(exc.render(), file=sys.stderr)
-    directory = _lenient_state_dir(path)
+    directory = accounts.state_dir(account)  # [state] dir read leniently, else the default
     db = directory / STATE_DB
     if not db.exists():
         return 2
@@ -105,22 +119,3 @@ def _status_of_invalid_config(args: argparse.Namespace, exc: UserError) -> int:
     for line in fallback_lines(directory, pid, status):
         print(line)
     return 2
-
-
-def _lenient_state_dir(path: Path) -> Path:
-    """[state] dir from a config that does not validate (or parse), else the default."""
-    import re
-    import tomllib
-
-    text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
-    found: object = None
-    try:
-        found = tomllib.loads(text).get("state", {}).get("dir")
-    except tomllib.TOMLDecodeError:
-        m = re.search(r'^\s*\[state\][^\[]*?^\s*dir\s*=\s*"([^"]*)"', text, re.M | re.S)
-        found = m.group(1) if m else None
-    if isinstance(found, str) and found:
-        return Path(found).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_state_dir("ooo"))

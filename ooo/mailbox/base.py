@@ -111,6 +111,12 @@ class Mailbox(abc.ABC):
         without push simply sleeps. Raises MailboxUnavailable on a dead connection.
         """
 
+    def interrupt(self) -> None:
+        """Cut a wait() running in another thread short (a daemon of several accounts stops or
+        reloads one): that wait() then raises MailboxUnavailable, or returns, soon; the
+        caller closes and reopens. Never raises. By default nothing: wait() ends at its
+        timeout."""
+
     @abc.abstractmethod
     def tag(self, key: str, keyword: str) -> None:
         """Add a keyword (IMAP ``$Keyword``; Exchange category) to a message."""

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+import socket
 import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -165,6 +166,14 @@ class ImapMailbox(Mailbox):
         # SELECT reports the folder's size as an EXISTS: that is not news.
         self._take_untagged_exists()
         self._mail_announced = False
+
+    def interrupt(self) -> None:
+        # shutdown() wakes a select() blocked on the socket in another thread (closing the
+        # descriptor would not); that thread reads end-of-file and close() drops the rest.
+        client = self._client
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.socket().shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         client, self._client = self._client, None
