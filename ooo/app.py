@@ -22,6 +22,7 @@ from ooo.core.compose import ReplySettings, context_for
 from ooo.core.parse import Inbound, parse
 from ooo.core.policy import Decision, Owner, Reason
 from ooo.core.routing import Routing, route
+from ooo.detector import make_detector
 from ooo.engine import EngineSettings
 from ooo.errors import UserError
 from ooo.host.files import write_atomic
@@ -77,6 +78,9 @@ def engine_settings(cfg: Config) -> EngineSettings:
             away_end=cfg.away.end,
             subject_prefix=cfg.away.subject_prefix,
             share_subject=cfg.reply.share_subject,
+            languages=tuple(cfg.reply.languages),
+            bilingual=tuple(cfg.reply.bilingual),
+            detect=make_detector(cfg.reply.languages),
         ),
         window_start=cfg.away.start,
         window_end=cfg.away.end,
@@ -157,7 +161,7 @@ def check_templates(cfg: Config, renderer: Renderer) -> list[str]:
     )
     routing = make_router(cfg, frozenset)(msg, "sam@example.org")
     context = context_for(msg, decision, settings.reply, routing, ref="OOO-CHECK1")
-    return renderer.check(context, template_bases(cfg))
+    return renderer.check(context, template_bases(cfg), cfg.reply.languages)
 
 
 def template_bases(cfg: Config) -> tuple[str, ...]:

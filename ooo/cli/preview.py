@@ -1,6 +1,7 @@
 """``ooo preview``: the exact reply a message would get (headers and every MIME part), or the
-exact reason it gets none, from the real engine on a throw-away copy of the state; and, for an
-inquiry, which watched networks ooo will look at for answers (and where it will ask)."""
+exact reason it gets none, from the real engine on a throw-away copy of the state; the language
+it is written in and why; and, for an inquiry, which watched networks ooo will look at for
+answers (and where it will ask)."""
 
 from __future__ import annotations
 
@@ -121,8 +122,13 @@ def _preview(cfg: Config, raw: bytes, at: datetime, store: Store) -> int:
     if outcome.routing:
         for line in outcome.routing.describe():
             print(line)
-        if outcome.ref and any(e.watch for e in cfg.network):
-            print(watched_line(cfg, outcome.routing))
+    if outcome.decision.reply and (outcome.routing is None or outcome.routing.reply):
+        from ooo.core.compose import reply_language
+
+        choice = reply_language(outcome.message, outcome.decision, settings.reply, outcome.routing)
+        print(choice.describe())
+    if outcome.routing and outcome.ref and any(e.watch for e in cfg.network):
+        print(watched_line(cfg, outcome.routing))
     row_id = store.messages()[-1].id
     mine = [r for r in store.replies() if r.message == row_id]
     if not mine:

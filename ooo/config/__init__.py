@@ -23,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -291,12 +292,59 @@ class AudiencesConfig(_Model):
     """Where to find who the owner has written to, for external_replies = "known"."""
 
 
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
+
+
+def _language_code(value: object) -> object:
+    """A language code Babel (CLDR) knows: ``"de"``, ``"fr"``; not ``"german"``, not ``"xx"``."""
+    if not isinstance(value, str):
+        return value
+    code = value.strip().lower()
+    if not _LANGUAGE_CODE.fullmatch(code):
+        raise ValueError('expected a two-letter language code such as "de" or "fr"')
+    from babel import localedata
+
+    if not localedata.exists(code):
+        raise ValueError(f'unknown language code "{code}" (expected one such as "de" or "fr")')
+    return code
+
+
+LanguageCode = Annotated[str, BeforeValidator(_language_code)]
+
+
 class ReplyConfig(_Model):
     share_subject: bool = False
     """Put the sender's subject in "ask my network" links (never for internal senders)."""
     internal: AudienceBehaviour = AudienceBehaviour()
     external: AudienceBehaviour = AudienceBehaviour()
     vip: AudienceBehaviour = AudienceBehaviour()
+    languages: list[LanguageCode] = ["en"]
+    """The languages replies may be written in (shipped templates or the owner's); the first
+    is the default. The sender's language is chosen as ooo.core.language describes."""
+    bilingual: list[LanguageCode] = []
+    """Two of ``languages``: one reply carrying both, the chosen one first."""
+
+    @field_validator("languages")
+    @classmethod
+    def _some_languages(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError('name at least one language, e.g. ["en"]')
+        if len(set(value)) != len(value):
+            raise ValueError("a language is named twice")
+        return value
+
+    @field_validator("bilingual")
+    @classmethod
+    def _two_languages(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if not value:
+            return value
+        if len(value) != 2 or value[0] == value[1]:
+            raise ValueError('expected two different languages, e.g. ["en", "de"]')
+        offered = info.data.get("languages") or []
+        missing = [code for code in value if code not in offered]
+        if offered and missing:
+            raise ValueError(f'"{missing[0]}" is not one of reply.languages {offered}: add it there')
+        return value
 
 
 class RouteConfig(_Model):
@@ -313,6 +361,8 @@ class RouteConfig(_Model):
     cc_delegate: bool | None = None
     forward_to_delegate: bool | None = None
     reply: bool | None = None
+    language: LanguageCode | None = None
+    """Answer this route's senders in this language (one of ``[reply] languages``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -496,6 +546,31 @@ class Config(_Model):
                 f"the password would cross the network unencrypted to {host!r}; plain is only "
                 'for a loopback host. Set handoff.security = "starttls" (ManageSieve\'s standard)'
             )
+        return self
+
+    @model_validator(mode="after")
+    def _reply_languages(self) -> Config:
+        """Every reply language has its templates; a route's language is a reply language."""
+        offered = self.reply.languages
+        for i, rule in enumerate(self.route):
+            if rule.language is not None and rule.language not in offered:
+                raise ValueError(
+                    f'route[{i}].language = "{rule.language}" is not one of reply.languages '
+                    f"{offered}: add it there"
+                )
+        from ooo.resources import shipped
+
+        folders = [self.templates.dir.expanduser()] if self.templates.dir else []
+        folders += [found] if (found := shipped("templates")) else []
+        for code in offered:
+            for ext in ("txt", "html"):
+                names = [f"reply.{code}.{ext}.j2"] + ([f"reply.{ext}.j2"] if code == "en" else [])
+                if not any((folder / name).is_file() for folder in folders for name in names):
+                    where = f"neither in {folders[0]} nor" if self.templates.dir else "not"
+                    raise ValueError(
+                        f'reply.languages: "{code}" has no templates: {names[0]} is {where} '
+                        "among the shipped templates (add it to [templates] dir)"
+                    )
         return self
 
     @model_validator(mode="after")

@@ -6,12 +6,19 @@ taken from the raw header with no encoded-word decoding, see :func:`thread_heade
 address object built from a plain RFC 5321 mailbox (:func:`ooo.core.parse.is_replyable`), or one
 line of text cleaned by :func:`ooo.core.parse.clean` and made :func:`inert`. Sender-controlled text
 reaches HTML only through Jinja2's autoescape.
+
+The reply is written in the language :func:`ooo.core.language.choose_language` picks (or in two,
+for ``[reply] bilingual``), from the templates :func:`ooo.core.language.template_candidates`
+names; the renderer (the shell) says which files exist and formats dates in the language.
 """
 
 from __future__ import annotations
 
 import email.utils
-from dataclasses import dataclass
+import html as htmllib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -19,6 +26,7 @@ from email.policy import SMTP
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
+from ooo.core.language import Detect, LanguageChoice, choose_language, template_candidates
 from ooo.core.network import share_text
 from ooo.core.parse import Inbound, MessageId, clean, is_replyable, message_id
 from ooo.core.policy import Decision
@@ -40,11 +48,18 @@ class ReplySettings:
     subject_prefix: str = "Auto: "
     share_subject: bool = False
     """Put the sender's subject in "ask my network" links (never for internal senders)."""
+    languages: tuple[str, ...] = ("en",)
+    """``[reply] languages``: the languages a reply may be written in, the default first."""
+    bilingual: tuple[str, ...] = ()
+    """``[reply] bilingual``: two of ``languages`` that one reply carries together."""
+    detect: Detect | None = field(default=None, compare=False, repr=False)
+    """The language detector (built by the shell, ooo.detector); None: no detection."""
 
     @classmethod
-    def of(cls, cfg: Config, *, share_subject: bool) -> ReplySettings:
-        """The owner and the away window as the config gives them; ``share_subject`` is the
-        caller's to choose (the text the mail server sends in ooo's place never shares it)."""
+    def of(cls, cfg: Config, *, share_subject: bool, detect: Detect | None = None) -> ReplySettings:
+        """The owner, the away window and the reply languages as the config gives them;
+        ``share_subject`` is the caller's to choose (the text the mail server sends in ooo's
+        place never shares it), and so is the detector."""
         return cls(
             owner_name=cfg.owner.name,
             timezone=cfg.owner.tz,
@@ -52,13 +67,26 @@ class ReplySettings:
             away_end=cfg.away.end,
             subject_prefix=cfg.away.subject_prefix,
             share_subject=share_subject,
+            languages=tuple(cfg.reply.languages),
+            bilingual=tuple(cfg.reply.bilingual),
+            detect=detect,
         )
+
+    @property
+    def default_language(self) -> str:
+        return self.languages[0] if self.languages else "en"
 
 
 class Render(Protocol):
     """What compose needs of the templates (ooo.templating.Renderer is the real one)."""
 
     def render(self, name: str, context: dict[str, Any]) -> str: ...
+
+    def exists(self, name: str) -> bool: ...
+
+    def day(self, moment: datetime, language: str) -> str: ...
+
+    def language_name(self, language: str) -> str: ...
 
 
 def reply_subject(original: str, prefix: str = "Auto: ") -> str:
@@ -94,9 +122,17 @@ def context_for(
     settings: ReplySettings,
     routing: Routing | None = None,
     ref: str | None = None,
+    *,
+    language: str | None = None,
+    day: Callable[[datetime, str], str] | None = None,
 ) -> dict[str, Any]:
-    """The variables every template sees (documented in templates/README.md)."""
+    """The variables every template sees (documented in templates/README.md), for a reply in
+    ``language`` (default: the default reply language). ``day`` writes ``back_on`` in that
+    language (the renderer's); without it, ``back_on`` is in English."""
     tz = settings.timezone
+    language = language or settings.default_language
+    end = settings.away_end.astimezone(tz)
+    back_on = day(end, language) if day else format_day(settings.away_end, tz)
     audience = routing.audience if routing else "external"
     internal = routing.internal_sender if routing else False
     # Privacy: a subject goes into a public link only when the owner allowed it, and never
@@ -139,11 +175,110 @@ def context_for(
         "subject": clean(msg.subject),
         "away": {
             "start": settings.away_start.astimezone(tz),
-            "end": settings.away_end.astimezone(tz),
-            "back_on": format_day(settings.away_end, tz),
+            "end": end,
+            "back_on": back_on,
         },
-        "back_on": format_day(settings.away_end, tz),
+        "back_on": back_on,
+        "language": language,
+        "timezone": tz.key,
     }
+
+
+def reply_language(
+    msg: Inbound, decision: Decision, settings: ReplySettings, routing: Routing | None = None
+) -> LanguageChoice:
+    """The language(s) the reply to ``msg`` is written in, and why (``ooo preview`` says it)."""
+    return choose_language(
+        msg,
+        decision.recipient or msg.sender or "",
+        settings.languages,
+        route_language=routing.language if routing else None,
+        route=routing.route if routing else None,
+        detect=settings.detect,
+        bilingual=settings.bilingual,
+    )
+
+
+def render_reply(
+    msg: Inbound,
+    decision: Decision,
+    settings: ReplySettings,
+    renderer: Render,
+    routing: Routing | None = None,
+    ref: str | None = None,
+    choice: LanguageChoice | None = None,
+) -> tuple[str, str, LanguageChoice]:
+    """The reply's text and HTML in the chosen language(s), and the choice."""
+    choice = choice or reply_language(msg, decision, settings, routing)
+    base = routing.template if routing else "reply"
+    texts: list[tuple[str, str, str]] = []
+    for language in choice.languages or (choice.language,):
+        context = context_for(
+            msg, decision, settings, routing, ref, language=language, day=renderer.day
+        )
+        text, html = (
+            renderer.render(pick_template(renderer, base, language, settings, ext), context)
+            for ext in ("txt", "html")
+        )
+        texts.append((language, text, html))
+    if len(texts) == 1:
+        return texts[0][1], texts[0][2], choice
+    names = [renderer.language_name(language) for language, _, _ in texts]
+    return (
+        bilingual_text([t for _, t, _ in texts], names),
+        bilingual_html([(lang, h) for lang, _, h in texts], names),
+        choice,
+    )
+
+
+def pick_template(
+    renderer: Render, base: str, language: str, settings: ReplySettings, ext: str
+) -> str:
+    """The first template of the fallback order that exists (the last one when none does, so
+    that rendering it names the missing file)."""
+    candidates = template_candidates(base, language, settings.default_language, ext)
+    return next((name for name in candidates if renderer.exists(name)), candidates[-1])
+
+
+#: Between the languages of a bilingual plain-text reply.
+_RULE = "────────"
+
+
+def bilingual_text(parts: list[str], names: list[str]) -> str:
+    """Plain-text replies one after the other, each after the first under its language's
+    name. A signature delimiter ("-- ") before the last part is dropped (the line stays
+    empty), or mail clients would hide everything after it as a signature."""
+    out: list[str] = []
+    for i, part in enumerate(parts):
+        body = part.rstrip("\n")
+        if i < len(parts) - 1:
+            body = re.sub(r"(?m)^-- $", "", body)
+        if i:
+            out.append(f"\n\n{_RULE} {names[i]} {_RULE}\n\n")
+        out.append(body)
+    return "".join(out) + "\n"
+
+
+_BODY = re.compile(r"<body\b[^>]*>(.*)</body\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def bilingual_html(parts: list[tuple[str, str]], names: list[str]) -> str:
+    """One HTML document holding each language's body in a ``<div lang>``, the first
+    document's head and page around them, a rule and the language's name between them."""
+    first = parts[0][1]
+    page = _BODY.search(first)
+    before, after = (first[: page.start(1)], first[page.end(1) :]) if page else ("", "")
+    blocks = []
+    for i, (language, document) in enumerate(parts):
+        found = _BODY.search(document)
+        inner = found.group(1) if found else document
+        if i:
+            blocks.append(
+                '<hr style="border: none; border-top: 1px solid #d0d7de; margin: 24px 0 8px;">\n'
+                f'<p style="color: #656d76; font-size: 0.85em;">{htmllib.escape(names[i])}</p>\n'
+            )
+        blocks.append(f'<div lang="{htmllib.escape(language)}">{inner}</div>\n')
+    return before + "".join(blocks) + after
 
 
 def compose_reply(
@@ -160,14 +295,12 @@ def compose_reply(
     """The reply to ``msg`` as a complete MIME message (multipart/alternative)."""
     if not decision.reply or not decision.recipient or not decision.owner_address:
         raise ValueError("compose_reply needs a decision to reply")
-    context = context_for(msg, decision, settings, routing, ref)
-    base = routing.template if routing else "reply"
-    text = renderer.render(f"{base}.txt.j2", context)
-    html = renderer.render(f"{base}.html.j2", context)
+    text, html, choice = render_reply(msg, decision, settings, renderer, routing, ref)
 
     reply = EmailMessage(policy=SMTP)
     reply["From"] = _address(settings.owner_name, decision.owner_address)
-    reply["To"] = _address(context["sender"]["name"], decision.recipient)
+    to_name = msg.from_name if msg.from_address == decision.recipient else ""
+    reply["To"] = _address(to_name, decision.recipient)
     if routing and routing.cc_delegate and routing.delegate:
         reply["Cc"] = _address(routing.delegate.name, routing.delegate.email)
     reply["Subject"] = reply_subject(msg.subject, settings.subject_prefix)
@@ -181,6 +314,9 @@ def compose_reply(
     reply["X-Loop"] = decision.owner_address
     reply.set_content(text)
     reply.add_alternative(html, subtype="html")
+    # RFC 3282: the language(s) the reply is written in, the first one first (after the
+    # content is set: setting it clears every Content-* header).
+    reply["Content-Language"] = ", ".join(choice.languages or (choice.language,))
     return reply
 
 

@@ -35,6 +35,8 @@ class Routing:
     internal_sender: bool = False
     """The sender's domain is internal (true for an internal VIP too): internal channels may
     be shown, and nothing of theirs goes into a public link."""
+    language: str | None = None
+    """The language the matched route names (first in the choice, ooo.core.language)."""
 
     def describe(self) -> list[str]:
         lines = [f"audience: {self.audience} ({self.audience_reason})"]
@@ -138,6 +140,7 @@ def route(msg: Inbound, sender: str, cfg: Config, known: frozenset[str] = frozen
     )
     no_reply = "" if reply else f"reply.{audience}.reply is false"
     matched: str | None = None
+    language: str | None = None
     for i, rule in enumerate(cfg.route):
         why = _route_match(rule, msg, sender)
         if why is None:
@@ -145,6 +148,7 @@ def route(msg: Inbound, sender: str, cfg: Config, known: frozenset[str] = frozen
         matched = f"route[{i}]" + (f" {rule.name!r}" if rule.name else "") + f": {why}"
         delegate = rule.delegate or delegate
         template = rule.template or template
+        language = rule.language
         cc = cc if rule.cc_delegate is None else rule.cc_delegate
         forward = forward if rule.forward_to_delegate is None else rule.forward_to_delegate
         if rule.reply is not None:
@@ -173,4 +177,5 @@ def route(msg: Inbound, sender: str, cfg: Config, known: frozenset[str] = frozen
         no_reply_reason=no_reply,
         network=visible_entries(cfg.network, audience=audience, internal_sender=internal),
         internal_sender=internal,
+        language=language,
     )

@@ -9,13 +9,16 @@ external one. An audience the config does not answer (``reply.<audience>.reply =
 gets nothing from the server either; ``external_replies = "known"`` becomes Exchange's "Known"
 audience, and no external reply at all from Sieve, which cannot know whom the owner knows.
 VIP lists and routes by subject or body need the message itself: the server uses the plain
-audience wording for them.
+audience wording for them. It cannot tell a sender's language either: the text is in the default
+reply language (the first of ``[reply] languages``), or in both of ``[reply] bilingual`` when
+the default is one of them.
 """
 
 from __future__ import annotations
 
 from ooo.config import Config
-from ooo.core.compose import Render, ReplySettings, context_for
+from ooo.core.compose import Render, ReplySettings, render_reply
+from ooo.core.language import LanguageChoice
 from ooo.core.parse import parse
 from ooo.core.policy import Decision, Reason
 from ooo.core.routing import internal_domains, route
@@ -64,6 +67,12 @@ def _render(cfg: Config, renderer: Render, sender: str) -> tuple[str, str] | Non
         return None
     settings = ReplySettings.of(cfg, share_subject=False)
     decision = Decision(Reason.REPLY, owner_address=owner, recipient=sender)
-    context = context_for(msg, decision, settings, routing, ref=None)
-    base = routing.template
-    return renderer.render(f"{base}.txt.j2", context), renderer.render(f"{base}.html.j2", context)
+    default = settings.default_language
+    pair = tuple(cfg.reply.bilingual)
+    if default in pair:
+        languages = (default, *(code for code in pair if code != default))
+    else:
+        languages = (default,)
+    choice = LanguageChoice(default, "default", "the default", languages)
+    text, html, _ = render_reply(msg, decision, settings, renderer, routing, None, choice)
+    return text, html

@@ -181,4 +181,5 @@ def test_no_reply_header_ever_carries_an_injected_line(name: str, subject: str) 
         b"x-loop",
         b"mime-version",
         b"content-type",
+        b"content-language",
     }
