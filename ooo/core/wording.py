@@ -1,9 +1,20 @@
 """Words and times: how ooo says a moment, a duration, a reason or what happened to an
-inquiry, in English whatever the locale (reports are compared, pasted and diffed).
+inquiry, in the report's language (English unless asked otherwise: reports are compared,
+pasted and diffed, and English is what ooo has always written).
 
-Pure: times are converted to the time zone passed in, nothing reads the clock. The report's
-renderers and ooo's log lines say times and durations with these functions, so that the same
-thing is said the same way everywhere (:func:`human_duration` is the one duration formatter).
+Pure: times are converted to the time zone passed in, nothing reads the clock, and nothing here
+reads a catalog. A :class:`Language` is passed in: this module's own is English, the source
+language (every message is written here in English, and English is those messages as they
+are); the others (:mod:`ooo.locale`) are built in the shell from gettext catalogs and Babel's
+CLDR data, and override its few methods. The report's renderers and ooo's log lines say times
+and durations with these functions, so that the same thing is said the same way everywhere
+(:func:`human_duration` is the one duration formatter).
+
+Messages are marked for the catalogs (``ooo/locale/report.pot``) by the call that translates
+them: ``lang.gettext("...")``, ``lang.ngettext("...", "...", n)``, ``lang.count(n, "...",
+"...")``, or :func:`N_` (:func:`Nn_` with a plural) where the English text is kept as data
+and translated where it is shown. Placeholders are named (``%(n)s``), so a translation may put
+them in any order.
 """
 
 from __future__ import annotations
@@ -22,48 +33,140 @@ if TYPE_CHECKING:  # the report model builds its sentences with this module
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
+
+def N_(message: str) -> str:  # gettext's name for "mark, translate later"
+    """Marks an English message kept as data for the catalogs; it is translated where it is
+    shown (``lang.gettext(message)``)."""
+    return message
+
+
+def Nn_(singular: str, plural: str) -> tuple[str, str]:  # and for a message with plurals
+    """Marks an English message with a plural kept as data: ``lang.ngettext(*pair, n)``."""
+    return singular, plural
+
+
 # Who resolved an inquiry, in the order the report names them: the network first, the owner last.
 RESOLVERS: tuple[ResolvedBy, ...] = ("network", "delegate", "sender", "owner")
 # In the owner's words, for sentences ("resolved by your network").
 BY_WORDS: dict[ResolvedBy, str] = {
-    "network": "your network",
-    "delegate": "your delegate",
-    "sender": "the sender",
-    "owner": "you",
+    "network": N_("your network"),
+    "delegate": N_("your delegate"),
+    "sender": N_("the sender"),
+    "owner": N_("you"),
 }
+# "by" and those words, as one phrase: a language may need another case after its "by".
+BY_PHRASES: dict[ResolvedBy, str] = {
+    "network": N_("by your network"),
+    "delegate": N_("by your delegate"),
+    "sender": N_("by the sender"),
+    "owner": N_("by you"),
+}
+# The rule of a signal, in words, for the one sentence that names it (a signal not counted).
+RULE_WORDS: dict[str, str] = {
+    "sender_says_resolved": N_("sender says resolved"),
+    "sender_still_open": N_("sender still open"),
+    "delegate_answered": N_("delegate answered"),
+    "delegate_engaged": N_("delegate engaged"),
+    "network_answered": N_("network answered"),
+    "owner_resolved": N_("owner resolved"),
+    "owner_reopened": N_("owner reopened"),
+}
+# Why the mail server answered in ooo's place (ooo.handoff writes these), for the catalogs.
+SERVER_REASONS = (
+    N_("ooo's lease ran out (ooo stopped without handing off: a crash, lost network, or sleep)"),
+    N_("ooo stopped and handed off"),
+    N_("the computer went to sleep"),
+    N_("the computer shut down"),
+    N_("ooo's lease ran out or ooo handed off"),
+    N_("ooo's lease ran out"),
+    N_("Exchange's automatic replies"),
+    N_("unknown"),
+)
+
+
+class Language:
+    """How the report speaks: English, as ooo has always written it.
+
+    The base of every language: :mod:`ooo.locale` builds the others from a gettext catalog
+    (``gettext``/``ngettext``, with the language's plural rule) and Babel's CLDR data (dates,
+    weekdays, months, numbers). Times are handed over already in the owner's time zone.
+    """
+
+    code = "en"
+    """The language's code (``en``, ``de``...), as the HTML page's ``lang`` says it."""
+    name = "English"
+    """Its name in its own words."""
+
+    def gettext(self, message: str) -> str:
+        """``message`` (English) in this language."""
+        return message
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        """The form of a message for ``n`` things (English has two: one, and any other)."""
+        return singular if n == 1 else plural
+
+    def number(self, n: int) -> str:
+        """A count as this language writes it (English: ``10000``, as ooo always did)."""
+        return str(n)
+
+    def count(self, n: int, singular: str, plural: str) -> str:
+        """``1 inquiry``, ``2 inquiries``: the message for ``n`` with ``%(n)s`` filled in."""
+        return self.ngettext(singular, plural, n) % {"n": self.number(n)}
+
+    # The hour and minute are formatted by hand, not with strftime: a report has a time on every
+    # row, and strftime costs several times more (the output is the same: 24 h, zero-padded).
+    def short_time(self, local: datetime) -> str:
+        """``2 Jan 14:03``."""
+        return f"{local.day} {MONTHS[local.month - 1]} {local.hour:02d}:{local.minute:02d}"
+
+    def long_time(self, local: datetime) -> str:
+        """``Mon 2 Jan 14:03``."""
+        return (
+            f"{WEEKDAYS[local.weekday()]} {local.day} {MONTHS[local.month - 1]} "
+            f"{local.hour:02d}:{local.minute:02d}"
+        )
+
+    def full_time(self, local: datetime) -> str:
+        """``Mon 2 Jan 2027 14:03``."""
+        return (
+            f"{WEEKDAYS[local.weekday()]} {local.day} {MONTHS[local.month - 1]} {local.year} "
+            f"{local.hour:02d}:{local.minute:02d}"
+        )
+
+    def day_label(self, day: date) -> str:
+        """``Mon 2 Jan``."""
+        return f"{WEEKDAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]}"
+
+    def month(self, day: date) -> str:
+        """The month of ``day`` on its own, as a label under a chart: ``Jan``."""
+        return MONTHS[day.month - 1]
+
+
+ENGLISH = Language()
+"""English: the source language, and the default everywhere."""
+
 
 # --------------------------------------------------------------------------- times
 
 
-# The hour and minute are formatted by hand, not with strftime: a report has a time on every
-# row, and strftime costs several times more (the output is the same: 24 h, zero-padded).
-def short_time(moment: datetime, tz: tzinfo | None) -> str:
-    """``2 Jan 14:03`` in ``tz`` (English whatever the locale: reports are compared and pasted)."""
-    local = moment.astimezone(tz)
-    return f"{local.day} {MONTHS[local.month - 1]} {local.hour:02d}:{local.minute:02d}"
+def short_time(moment: datetime, tz: tzinfo | None, lang: Language = ENGLISH) -> str:
+    """``2 Jan 14:03`` in ``tz`` (English unless asked otherwise: reports are compared)."""
+    return lang.short_time(moment.astimezone(tz))
 
 
-def long_time(moment: datetime, tz: tzinfo | None) -> str:
+def long_time(moment: datetime, tz: tzinfo | None, lang: Language = ENGLISH) -> str:
     """``Mon 2 Jan 14:03``."""
-    local = moment.astimezone(tz)
-    return (
-        f"{WEEKDAYS[local.weekday()]} {local.day} {MONTHS[local.month - 1]} "
-        f"{local.hour:02d}:{local.minute:02d}"
-    )
+    return lang.long_time(moment.astimezone(tz))
 
 
-def full_time(moment: datetime, tz: tzinfo | None) -> str:
+def full_time(moment: datetime, tz: tzinfo | None, lang: Language = ENGLISH) -> str:
     """``Mon 2 Jan 2027 14:03``."""
-    local = moment.astimezone(tz)
-    return (
-        f"{WEEKDAYS[local.weekday()]} {local.day} {MONTHS[local.month - 1]} {local.year} "
-        f"{local.hour:02d}:{local.minute:02d}"
-    )
+    return lang.full_time(moment.astimezone(tz))
 
 
-def day_label(day: date) -> str:
+def day_label(day: date, lang: Language = ENGLISH) -> str:
     """``Mon 2 Jan``."""
-    return f"{WEEKDAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]}"
+    return lang.day_label(day)
 
 
 def iso(moment: datetime | None, tz: tzinfo) -> str | None:
@@ -74,7 +177,9 @@ def iso(moment: datetime | None, tz: tzinfo) -> str | None:
 DurationStyle = Literal["compact", "rough"]
 
 
-def human_duration(delta: timedelta, *, style: DurationStyle = "compact") -> str:
+def human_duration(
+    delta: timedelta, *, style: DurationStyle = "compact", lang: Language = ENGLISH
+) -> str:
     """A duration the way people say it. The one duration formatter of ooo.
 
     - ``compact`` (tables, the report): ``45 min``, ``3 h 5 min``, ``2 d 3 h``; two units at
@@ -84,13 +189,33 @@ def human_duration(delta: timedelta, *, style: DurationStyle = "compact") -> str
     """
     if style == "rough":
         seconds = delta.total_seconds()
-        for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-            if seconds >= size:
-                n = int(seconds // size)
-                return f"{n} {unit}{'s' if n != 1 else ''}"
-        n = int(seconds)
-        return f"{n} second{'s' if n != 1 else ''}"
+        if seconds >= 86400:
+            return lang.count(int(seconds // 86400), "%(n)s day", "%(n)s days")
+        if seconds >= 3600:
+            return lang.count(int(seconds // 3600), "%(n)s hour", "%(n)s hours")
+        if seconds >= 60:
+            return lang.count(int(seconds // 60), "%(n)s minute", "%(n)s minutes")
+        return lang.count(int(seconds), "%(n)s second", "%(n)s seconds")
     minutes = round(delta.total_seconds() / 60)
+    if lang is ENGLISH:  # the fast path: a duration on every row of a large report
+        return _compact_english(minutes)
+    if minutes < 1:
+        return lang.gettext("under 1 min")
+    if minutes >= 24 * 60:
+        days, hours = divmod(round(minutes / 60), 24)
+        if hours:
+            return lang.gettext("%(days)s d %(hours)s h") % {"days": days, "hours": hours}
+        return lang.gettext("%(days)s d") % {"days": days}
+    hours, mins = divmod(minutes, 60)
+    if hours and mins:
+        return lang.gettext("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": mins}
+    if hours:
+        return lang.gettext("%(hours)s h") % {"hours": hours}
+    return lang.gettext("%(minutes)s min") % {"minutes": mins}
+
+
+def _compact_english(minutes: int) -> str:
+    """:func:`human_duration`'s compact style in English, from the rounded minutes."""
     if minutes < 1:  # a negative one too (a clock set back): never "-3 min"
         return "under 1 min"
     if minutes >= 24 * 60:  # days and hours: round to the hour shown last
@@ -116,16 +241,21 @@ def plain(text: str) -> str:
 
 
 def plural(n: int, one: str, many: str | None = None) -> str:
-    """``1 inquiry``, ``2 inquiries``."""
+    """``1 inquiry``, ``2 inquiries`` (English; a report's words use ``Language.count``)."""
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
-def describe_reason(code: str) -> str:
+def describe_reason(code: str, lang: Language = ENGLISH) -> str:
     """The words for a suppression reason code (the code itself if it is not known)."""
     try:
-        return DESCRIPTIONS[Reason(code)]
+        return lang.gettext(DESCRIPTIONS[Reason(code)])
     except ValueError:
         return code
+
+
+def quoted(text: str, lang: Language = ENGLISH) -> str:
+    """``“text”``, with the quotation marks of the language (German „…“, French « … »)."""
+    return lang.gettext("“%(quote)s”") % {"quote": text}
 
 
 # --------------------------------------------------------------------------- networks
@@ -156,52 +286,87 @@ def safe_link(link: str | None) -> str | None:
 # --------------------------------------------------------------------------- what happened
 
 
-def describe_arrival(inquiry: InquiryFacts) -> str:
+def describe_arrival(inquiry: InquiryFacts, lang: Language = ENGLISH) -> str:
     """The last event of an inquiry nothing has happened to since it arrived."""
     if inquiry.answered_by_server:
-        return "Nothing since the mail server's automatic reply (ooo was not running)"
+        return lang.gettext("Nothing since the mail server's automatic reply (ooo was not running)")
     if inquiry.replied:
-        return "Nothing since the auto-reply"
-    return "Nothing since it arrived (no auto-reply: the sender had one recently)"
+        return lang.gettext("Nothing since the auto-reply")
+    return lang.gettext("Nothing since it arrived (no auto-reply: the sender had one recently)")
 
 
-def describe_event(event: SignalEvent, tz: tzinfo | None) -> str:
+def describe_event(event: SignalEvent, tz: tzinfo | None, lang: Language = ENGLISH) -> str:
     """A signal as the last event of its inquiry: who did what, the evidence quoted, when."""
-    return f"{event_words(event)} ({short_time(event.at, tz)})"
+    return f"{event_words(event, lang)} ({short_time(event.at, tz, lang)})"
 
 
-def event_words(event: SignalEvent) -> str:
+def last_event(view: InquiryView, tz: tzinfo | None, lang: Language = ENGLISH) -> str:
+    """The last thing that happened to an inquiry, in ``lang`` (``view.last_event`` is it in
+    English)."""
+    if lang is ENGLISH:
+        return view.last_event
+    return describe_event(view.story[-1], tz, lang) if view.story else describe_arrival(view, lang)
+
+
+def event_words(event: SignalEvent, lang: Language = ENGLISH) -> str:
     """What a signal says happened, the evidence quoted, without its time. A post on the
     owner's network says where: "@ana@hachyderm.io answered on Mastodon", "Sender said it is
     still open on Bluesky"."""
-    who = event.author or "someone"
-    quote = f": “{_shorten(event.evidence)}”" if event.evidence.strip() else ""
-    on = f" on {network_name(event.network)}" if event.network else ""
+    _ = lang.gettext
+    who = event.author or _("someone")
+    on = network_name(event.network) if event.network else ""
+    words = {"who": who, "network": on, "helper": event.helper or ""}
     if event.unverified:
-        text = (
-            f"Not counted: a message from {who} ({event.rule.replace('_', ' ')}) failed your "
-            f"server's sender checks ({event.unverified})"
-        )
+        rule = RULE_WORDS.get(event.rule)
+        text = _(
+            "Not counted: a message from %(who)s (%(rule)s) failed your server's sender checks "
+            "(%(checks)s)"
+        ) % {
+            "who": who,
+            "rule": _(rule) if rule else event.rule.replace("_", " "),
+            "checks": event.unverified,
+        }
     elif event.rule == "delegate_engaged":
-        text = f"Delegate {who} took it up and asked the sender"
+        text = _("Delegate %(who)s took it up and asked the sender") % words
     elif event.rule == "sender_says_resolved" or (
         event.kind == "resolved" and event.by == "sender"
     ):
-        text = f"Sender said it is resolved{on}"
-        if event.helper:
-            text += f", helped by {event.helper}"
+        if on and event.helper:
+            text = _("Sender said it is resolved on %(network)s, helped by %(helper)s") % words
+        elif on:
+            text = _("Sender said it is resolved on %(network)s") % words
+        elif event.helper:
+            text = _("Sender said it is resolved, helped by %(helper)s") % words
+        else:
+            text = _("Sender said it is resolved")
     elif event.kind == "resolved" and (event.rule == "delegate_answered" or event.by == "delegate"):
-        text = f"Delegate {who} answered in the thread{on}"
+        if on:
+            text = _("Delegate %(who)s answered in the thread on %(network)s") % words
+        else:
+            text = _("Delegate %(who)s answered in the thread") % words
     elif event.kind == "resolved" and (event.rule == "network_answered" or event.by == "network"):
-        text = f"{who} answered{on}" if on else f"{who} (your network) answered in the thread"
+        if on:
+            text = _("%(who)s answered on %(network)s") % words
+        else:
+            text = _("%(who)s (your network) answered in the thread") % words
     elif event.kind == "resolved":
-        text = "You marked it resolved"
+        text = _("You marked it resolved")
+    elif event.kind == "open" and event.flagged:
+        text = _("Sender said it is urgent on %(network)s") if on else _("Sender said it is urgent")
+        text %= words
     elif event.kind == "open":
-        text = "Sender said it is urgent" if event.flagged else "Sender said it is still open"
-        text += on
+        if on:
+            text = _("Sender said it is still open on %(network)s") % words
+        else:
+            text = _("Sender said it is still open")
     else:
-        text = "You reopened it"
-    return f"{text}{quote}"
+        text = _("You reopened it")
+    if not event.evidence.strip():
+        return text
+    return _("%(what)s: %(quote)s") % {
+        "what": text,
+        "quote": quoted(_shorten(event.evidence), lang),
+    }
 
 
 def _shorten(text: str, limit: int = 140) -> str:
@@ -212,54 +377,121 @@ def _shorten(text: str, limit: int = 140) -> str:
 # --------------------------------------------------------------------------- the report's words
 
 
-def headline(r: Report) -> list[str]:
+def headline(r: Report, lang: Language = ENGLISH) -> list[str]:
     """The headline about inquiries, one sentence per line, in plain words (no markup)."""
+    _ = lang.gettext
     s = r.summary
     if not s.total:
-        return ["No inquiries while you were away."]
-    when = "before you returned" if r.returned else "so far"
-    lines = [f"{plural(s.total, 'inquiry', 'inquiries')} while you were away."]
-    by = [f"{s.resolved_by(b)} by {BY_WORDS[b]}" for b in RESOLVERS if s.resolved_by(b)]
-    resolved = f"{s.resolved} resolved {when}"
-    lines.append(f"{resolved}: {', '.join(by)}." if by else f"{resolved}.")
-    still = f"{s.open} still open"
-    lines.append(f"{still}, {s.flagged} flagged as urgent." if s.flagged else f"{still}.")
-    return lines + server_lines(r)
+        return [_("No inquiries while you were away.")]
+    lines = [
+        lang.count(
+            s.total, "%(n)s inquiry while you were away.", "%(n)s inquiries while you were away."
+        )
+    ]
+    by = [
+        _(BY_COUNTS[b]) % {"n": lang.number(s.resolved_by(b))}
+        for b in RESOLVERS
+        if s.resolved_by(b)
+    ]
+    if r.returned:
+        resolved = lang.count(
+            s.resolved, "%(n)s resolved before you returned", "%(n)s resolved before you returned"
+        )
+    else:
+        resolved = lang.count(s.resolved, "%(n)s resolved so far", "%(n)s resolved so far")
+    if by:
+        lines.append(_("%(resolved)s: %(by)s.") % {"resolved": resolved, "by": ", ".join(by)})
+    else:
+        lines.append(f"{resolved}.")
+    still = lang.count(s.open, "%(n)s still open", "%(n)s still open")
+    if s.flagged:
+        flagged = lang.count(s.flagged, "%(n)s flagged as urgent", "%(n)s flagged as urgent")
+        lines.append(_("%(open)s, %(flagged)s.") % {"open": still, "flagged": flagged})
+    else:
+        lines.append(f"{still}.")
+    return lines + server_lines(r, lang)
 
 
-def server_lines(r: Report) -> list[str]:
+# ``2 by your network``: one part of the headline's list of who resolved how many.
+BY_COUNTS: dict[ResolvedBy, str] = {
+    "network": N_("%(n)s by your network"),
+    "delegate": N_("%(n)s by your delegate"),
+    "sender": N_("%(n)s by the sender"),
+    "owner": N_("%(n)s by you"),
+}
+
+
+def resolved_by_count(by: ResolvedBy, n: int, lang: Language = ENGLISH) -> str:
+    """``2 resolved by your network`` (the page's list under the counts)."""
+    if by == "network":
+        text = lang.ngettext("%(n)s resolved by your network", "%(n)s resolved by your network", n)
+    elif by == "delegate":
+        text = lang.ngettext(
+            "%(n)s resolved by your delegate", "%(n)s resolved by your delegate", n
+        )
+    elif by == "sender":
+        text = lang.ngettext("%(n)s resolved by the sender", "%(n)s resolved by the sender", n)
+    else:
+        text = lang.ngettext("%(n)s resolved by you", "%(n)s resolved by you", n)
+    return text % {"n": lang.number(n)}
+
+
+def server_lines(r: Report, lang: Language = ENGLISH) -> list[str]:
     """While ooo could not answer, the mail server did ([handoff]): when, why, and how many
     of the inquiries it answered. Nothing when it never had to."""
     if not r.server_periods:
         return []
+    _ = lang.gettext
     tz = r.timezone
     spans = "; ".join(
-        f"{short_time(p.start, tz)} – {short_time(p.end, tz) if p.end else 'the end'} ({p.why})"
+        _("%(start)s – %(end)s (%(why)s)")
+        % {
+            "start": short_time(p.start, tz, lang),
+            "end": short_time(p.end, tz, lang) if p.end else _("the end"),
+            "why": _(p.why) if p.why else p.why,
+        }
         for p in r.server_periods
     )
     answered = sum(1 for v in r.inquiries if v.answered_by_server)
     return [
-        f"Your mail server answered in ooo's place {spans}: "
-        f"{plural(answered, 'inquiry', 'inquiries')} got its automatic reply."
+        lang.ngettext(
+            "Your mail server answered in ooo's place %(spans)s: %(n)s inquiry got its "
+            "automatic reply.",
+            "Your mail server answered in ooo's place %(spans)s: %(n)s inquiries got its "
+            "automatic reply.",
+            answered,
+        )
+        % {"spans": spans, "n": lang.number(answered)}
     ]
 
 
-def suppressed_heading(r: Report) -> str:
+def suppressed_heading(r: Report, lang: Language = ENGLISH) -> str:
     """The line above the counts of messages that were not answered."""
     # Suppressed messages are counted, not listed; the flood valve's inquiries are both
     # (their reason says so), so the owner sees the valve tripped and what it held back.
-    return f"{plural(r.suppressed_total, 'message')} not answered, counted by reason:"
+    return lang.count(
+        r.suppressed_total,
+        "%(n)s message not answered, counted by reason:",
+        "%(n)s messages not answered, counted by reason:",
+    )
 
 
-def window_line(r: Report) -> str:
+def window_line(r: Report, lang: Language = ENGLISH) -> str:
     """``Away Mon 6 Jul 08:00 – Mon 20 Jul 2026 08:00 (Europe/Berlin)``, and the moment the
     statuses describe when that is not the end of the window."""
     tz = r.timezone
     start, end = r.window_start.astimezone(tz), r.window_end.astimezone(tz)
-    first = long_time(start, tz) if start.year == end.year else full_time(start, tz)
-    line = f"Away {first} – {full_time(end, tz)} ({tz.key})"
+    first = lang.long_time(start) if start.year == end.year else lang.full_time(start)
+    line = lang.gettext("Away %(start)s – %(end)s (%(zone)s)") % {
+        "start": first,
+        "end": lang.full_time(end),
+        "zone": tz.key,
+    }
     if r.at != r.window_end:
-        line += f"; status as of {full_time(r.at, tz)}"
+        line = lang.gettext("%(window)s; status as of %(at)s") % {
+            "window": line,
+            "at": full_time(r.at, tz, lang),
+        }
     return line
 
 
@@ -269,12 +501,15 @@ def sender_line(view: InquiryView) -> str:
     return f"{name} <{plain(view.sender)}>" if name else plain(view.sender)
 
 
-def resolution(view: InquiryView) -> str:
+def resolution(view: InquiryView, lang: Language = ENGLISH) -> str:
     """``by your delegate after 2 d 3 h``: who resolved a resolved inquiry, and how fast."""
     assert view.resolved_by is not None
-    text = f"by {BY_WORDS[view.resolved_by]}"
+    text = lang.gettext(BY_PHRASES[view.resolved_by])
     if view.time_to_resolve is not None:
-        text += f" after {human_duration(view.time_to_resolve)}"
+        text = lang.gettext("%(by)s after %(took)s") % {
+            "by": text,
+            "took": human_duration(view.time_to_resolve, lang=lang),
+        }
     return text
 
 
@@ -293,13 +528,13 @@ class Step:
     """The post's web link, checked (:func:`safe_link`)."""
 
 
-def story(view: InquiryView, tz: tzinfo | None) -> list[Step]:
+def story(view: InquiryView, tz: tzinfo | None, lang: Language = ENGLISH) -> list[Step]:
     """Everything that happened to an inquiry, email and network merged, oldest first."""
     return [
         Step(
             at=e.at,
-            when=short_time(e.at, tz),
-            words=plain(event_words(e)),
+            when=short_time(e.at, tz, lang),
+            words=plain(event_words(e, lang)),
             network=network_name(e.network) if e.network else None,
             link=safe_link(e.link),
         )
@@ -320,22 +555,29 @@ class AnswerWords:
     """The answer's web link, checked."""
     after: str
     """"3 h after the question": from the inquiry's arrival to the answer."""
+    lang: Language = ENGLISH
 
     def sentence(self, *, link: bool = True) -> str:
         """``@ana@hachyderm.io answered on Mastodon (https://…), 3 h after the question``."""
-        where = f" ({self.link})" if link and self.link else ""
-        return f"{self.who} answered on {self.network}{where}, {self.after}"
+        words = {"who": self.who, "network": self.network, "after": self.after}
+        if link and self.link:
+            return self.lang.gettext("%(who)s answered on %(network)s (%(link)s), %(after)s") % (
+                words | {"link": self.link}
+            )
+        return self.lang.gettext("%(who)s answered on %(network)s, %(after)s") % words
 
 
-def network_answer(view: InquiryView) -> AnswerWords | None:
+def network_answer(view: InquiryView, lang: Language = ENGLISH) -> AnswerWords | None:
     """Where and by whom the network answered an inquiry it resolved, or None when no post
     resolved it."""
     answer = view.answer
     if answer is None:
         return None
     return AnswerWords(
-        who=plain(answer.helper) if answer.helper else "someone",
+        who=plain(answer.helper) if answer.helper else lang.gettext("someone"),
         network=network_name(answer.network),
         link=answer.link,
-        after=f"{human_duration(answer.at - view.received_at)} after the question",
+        after=lang.gettext("%(took)s after the question")
+        % {"took": human_duration(answer.at - view.received_at, lang=lang)},
+        lang=lang,
     )

@@ -19,6 +19,12 @@ where, with the post's link (only ever a checked http(s) URL, :func:`ooo.core.wo
 and the inquiry's story, email and network merged, oldest first. A report without such evidence
 is byte for byte what it was before the networks were watched.
 
+Every format can be written in any of the report's languages (:mod:`ooo.locale`: English,
+German, French, Spanish, Dutch): ``render(report, fmt, language="de")``. The words, times,
+durations, counts and numbers follow the language; JSON's and CSV's keys, codes, ``yes``/``no``
+and ISO times do not (programs read them), their sentences (``last_event``, a story's ``text``,
+CSV's ``time_to_resolve``) do. English is byte for byte what it was before.
+
 The names below stay importable from ``ooo.report`` for the CLI, the daemon and the demo.
 """
 
@@ -39,6 +45,8 @@ from ooo.core.report import (
     derive,
 )
 from ooo.core.wording import (
+    ENGLISH,
+    Language,
     day_label,
     describe_reason,
     full_time,
@@ -50,6 +58,8 @@ from ooo.core.wording import (
     suppressed_heading,
 )
 from ooo.host.files import write_atomic
+from ooo.locale import LANGUAGES
+from ooo.locale import language as load_language
 from ooo.report import csvreport, htmlreport, jsonreport, mdreport, textreport
 from ooo.report.base import FORMATS, Format, Reporter
 from ooo.report.chart import COLOURS, LABELS
@@ -62,8 +72,10 @@ from ooo.report.textreport import render_text
 __all__ = [
     "COLOURS",
     "CSV_COLUMNS",
+    "ENGLISH",
     "FORMATS",
     "LABELS",
+    "LANGUAGES",
     "NETWORK_COLUMNS",
     "OUTCOMES",
     "REPORTERS",
@@ -73,6 +85,7 @@ __all__ = [
     "DayCounts",
     "Format",
     "InquiryView",
+    "Language",
     "NetworkAnswer",
     "Report",
     "Reporter",
@@ -86,6 +99,7 @@ __all__ = [
     "full_time",
     "headline",
     "human_duration",
+    "load_language",
     "long_time",
     "md",
     "plain",
@@ -108,14 +122,22 @@ REPORTERS: dict[Format, Reporter] = {
 SUFFIXES: dict[Format, str] = {fmt: reporter.suffix for fmt, reporter in REPORTERS.items()}
 
 
-def render(r: Report, fmt: Format, *, template_dir: Path | None = None) -> str:
+def render(
+    r: Report,
+    fmt: Format,
+    *,
+    template_dir: Path | None = None,
+    language: str | Language = "en",
+) -> str:
     """The report as the text of one file in format ``fmt`` (one of :data:`FORMATS`).
 
     ``template_dir`` is the owner's ``[templates] dir``: the formats drawn from templates (HTML)
-    look there first, then at the shipped templates.
+    look there first, then at the shipped templates. ``language`` is one of
+    :data:`ooo.locale.LANGUAGES` (``de``; ``de-AT`` means ``de``) or a language already loaded:
+    an unknown one is a :class:`ooo.errors.UserError` naming the shipped ones.
     """
     try:
         reporter = REPORTERS[fmt]
     except KeyError:
         raise ValueError(f"unknown report format {fmt!r}; one of: {', '.join(FORMATS)}") from None
-    return reporter.render(r, template_dir)
+    return reporter.render(r, template_dir, load_language(language))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from ooo.core.report import Report
+from ooo.core.wording import Language
 
 Format = Literal["text", "markdown", "html", "json", "csv"]
 FORMATS: tuple[Format, ...] = get_args(Format)
@@ -28,7 +29,7 @@ class Reporter:
     """The name ``ooo report --format`` takes."""
     suffix: str
     """The file name ending of a written report (``.html``)."""
-    render: Callable[[Report, Path | None], str]
-    """The whole file, ending with a newline, from the report and the owner's ``[templates]
+    render: Callable[[Report, Path | None, Language], str]
+    """The whole file, ending with a newline, from the report, the owner's ``[templates]
     dir`` (a format drawn from a template looks there first, then at the shipped templates;
-    the formats written by code do not use it)."""
+    the formats written by code do not use it) and the language of its words."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from ooo.core.report import OUTCOMES, DayCounts
-from ooo.core.wording import MONTHS, day_label, plural
+from ooo.core.wording import ENGLISH, N_, Language, Nn_
 
 # Okabe & Ito's palette: told apart with every common colour-vision deficiency.
 COLOURS: dict[str, str] = {
@@ -23,19 +23,26 @@ COLOURS: dict[str, str] = {
     "resolved_by_sender": "#56B4E9",
     "resolved_by_owner": "#CC79A7",
 }
-OUTCOME_WORDS: dict[str, str] = {
-    "open": "still open",
-    "resolved_by_network": "resolved by your network",
-    "resolved_by_delegate": "resolved by your delegate",
-    "resolved_by_sender": "resolved by the sender",
-    "resolved_by_owner": "resolved by you",
+# What a pointer over a part of a bar says after the day: ``Mon 6 Jul: 2 still open``.
+OUTCOME_WORDS: dict[str, tuple[str, str]] = {
+    "open": Nn_("%(day)s: %(n)s still open", "%(day)s: %(n)s still open"),
+    "resolved_by_network": Nn_(
+        "%(day)s: %(n)s resolved by your network", "%(day)s: %(n)s resolved by your network"
+    ),
+    "resolved_by_delegate": Nn_(
+        "%(day)s: %(n)s resolved by your delegate", "%(day)s: %(n)s resolved by your delegate"
+    ),
+    "resolved_by_sender": Nn_(
+        "%(day)s: %(n)s resolved by the sender", "%(day)s: %(n)s resolved by the sender"
+    ),
+    "resolved_by_owner": Nn_("%(day)s: %(n)s resolved by you", "%(day)s: %(n)s resolved by you"),
 }
 LABELS: dict[str, str] = {
-    "open": "Open",
-    "resolved_by_network": "Network",
-    "resolved_by_delegate": "Delegate",
-    "resolved_by_sender": "Sender",
-    "resolved_by_owner": "You",
+    "open": N_("Open"),
+    "resolved_by_network": N_("Network"),
+    "resolved_by_delegate": N_("Delegate"),
+    "resolved_by_sender": N_("Sender"),
+    "resolved_by_owner": N_("You"),
 }
 
 # The viewBox is sized for a phone (text stays legible at 360 px); a desktop shows it larger.
@@ -123,9 +130,24 @@ def nice_step(top: int) -> int:
         step *= 10
 
 
-def chart(per_day: Sequence[tuple[date, DayCounts]]) -> Chart:
+def legend(lang: Language = ENGLISH) -> list[Swatch]:
+    """One row of swatches above the plot, each label about 8.8 units a character wide, 14
+    apart; closer together when a language's labels would not fit in the width otherwise."""
+    labels = [lang.gettext(LABELS[key]) for key in OUTCOMES]
+    room = WIDTH - RIGHT - LEFT - 19 * len(labels) - 8.8 * sum(map(len, labels))
+    gap = min(14.0, max(4.0, room / (len(labels) - 1)))
+    swatches = []
+    x = float(LEFT)
+    for key, label in zip(OUTCOMES, labels, strict=True):
+        swatches.append(Swatch(_px(x), _px(x + 19), COLOURS[key], label))
+        x += 19 + 8.8 * len(label) + gap
+    return swatches
+
+
+def chart(per_day: Sequence[tuple[date, DayCounts]], lang: Language = ENGLISH) -> Chart:
     """The chart of ``per_day`` (see :attr:`ooo.core.report.Report.per_day`): one slot per
-    day, the bars stacked in the order of :data:`ooo.core.report.OUTCOMES`, weekends shaded."""
+    day, the bars stacked in the order of :data:`ooo.core.report.OUTCOMES`, weekends shaded;
+    its words in ``lang``."""
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     n = max(1, len(per_day))
     peak = max((c.total for _, c in per_day), default=0)
@@ -134,7 +156,19 @@ def chart(per_day: Sequence[tuple[date, DayCounts]]) -> Chart:
     slot = plot_w / n
     bar = max(1.0, min(slot * 0.72, 40.0))
     total = sum(c.total for _, c in per_day)
-    span = f" from {day_label(per_day[0][0])} to {day_label(per_day[-1][0])}" if per_day else ""
+    inquiries = lang.count(total, "%(n)s inquiry", "%(n)s inquiries")
+    if per_day:
+        summary = lang.ngettext(
+            "%(inquiries)s from %(first)s to %(last)s",
+            "%(inquiries)s from %(first)s to %(last)s",
+            total,
+        ) % {
+            "inquiries": inquiries,
+            "first": lang.day_label(per_day[0][0]),
+            "last": lang.day_label(per_day[-1][0]),
+        }
+    else:
+        summary = inquiries
 
     def y(value: float) -> float:
         return TOP + plot_h - plot_h * value / y_max
@@ -144,11 +178,6 @@ def chart(per_day: Sequence[tuple[date, DayCounts]]) -> Chart:
         for i, (day, _) in enumerate(per_day)
         if day.weekday() >= 5
     ]
-    legend = []
-    x = float(LEFT)
-    for key in OUTCOMES:
-        legend.append(Swatch(_px(x), _px(x + 19), COLOURS[key], LABELS[key]))
-        x += 19 + 8.8 * len(LABELS[key]) + 14
     ticks = [
         Tick(_px(y(tick)), _px(y(tick) + 5), tick, tick == 0) for tick in range(0, y_max + 1, step)
     ]
@@ -164,7 +193,11 @@ def chart(per_day: Sequence[tuple[date, DayCounts]]) -> Chart:
             if not value:
                 continue
             y1, y0 = y(base + value), y(base)
-            title = f"{day_label(day)}: {value} {OUTCOME_WORDS[key]}"
+            one, many = OUTCOME_WORDS[key]
+            title = lang.ngettext(one, many, value) % {
+                "day": lang.day_label(day),
+                "n": lang.number(value),
+            }
             stack.append(
                 Box(_px(cx - bar / 2), _px(y1), _px(bar), _px(y0 - y1), COLOURS[key], title)
             )
@@ -173,12 +206,12 @@ def chart(per_day: Sequence[tuple[date, DayCounts]]) -> Chart:
         month = None
         if labelled and (day.year, day.month) != month_shown:
             month_shown = (day.year, day.month)
-            month = MONTHS[day.month - 1]
+            month = lang.month(day)
         days.append(Day(_px(cx), stack, day.day if labelled else None, month))
     return Chart(
         width=WIDTH,
         height=HEIGHT,
-        summary=plural(total, "inquiry", "inquiries") + span,
+        summary=summary,
         plot_left=LEFT,
         plot_right=WIDTH - RIGHT,
         plot_top=TOP,
@@ -187,7 +220,7 @@ def chart(per_day: Sequence[tuple[date, DayCounts]]) -> Chart:
         label_y=TOP + plot_h + 17,
         month_y=TOP + plot_h + 35,
         weekends=weekends,
-        legend=legend,
+        legend=legend(lang),
         ticks=ticks,
         days=days,
     )

@@ -13,7 +13,7 @@ import csv
 import io
 
 from ooo.core.report import Report
-from ooo.core.wording import human_duration, iso, plain
+from ooo.core.wording import ENGLISH, Language, human_duration, iso, last_event, plain
 from ooo.report.base import Reporter
 
 CSV_COLUMNS = (
@@ -50,8 +50,10 @@ def cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
-def render_csv(r: Report) -> str:
-    """One header row, one row per inquiry in report order; times in ISO 8601 with offset."""
+def render_csv(r: Report, lang: Language = ENGLISH) -> str:
+    """One header row, one row per inquiry in report order; times in ISO 8601 with offset.
+    The header, codes and ``yes``/``no`` stay as they are in every language; the words
+    (``time_to_resolve``, ``last_event``) are in ``lang``."""
     tz = r.timezone
     buf = io.StringIO()
     writer = csv.writer(buf)
@@ -76,14 +78,14 @@ def render_csv(r: Report) -> str:
                 v.resolved_by or "",
                 cell(v.helper or ""),
                 iso(v.resolved_at, tz) or "",
-                human_duration(took) if took is not None else "",
+                human_duration(took, lang=lang) if took is not None else "",
                 round(took.total_seconds()) if took is not None else "",
                 cell(v.evidence or ""),
-                cell(v.last_event),
+                cell(last_event(v, tz, lang)),
                 *(extra if networks else ()),
             )
         )
     return buf.getvalue()
 
 
-REPORTER = Reporter("csv", ".csv", lambda report, _template_dir: render_csv(report))
+REPORTER = Reporter("csv", ".csv", lambda report, _template_dir, lang: render_csv(report, lang))

@@ -12,12 +12,17 @@ reference (the row tuples keep their shape, so an owner's copy of an older templ
 works): who answered where, and the story, email and network merged, oldest first, each post
 with its link. A link is only ever a checked http(s) URL (:func:`ooo.core.wording.safe_link`),
 escaped in the ``href`` by autoescaping; the template adds ``rel="noopener noreferrer"``.
+
+The page is in the report's language: the template's own words go through ``_()`` (gettext,
+``ngettext`` too), everything this module hands it is already in the language, and ``lang``
+is the ``<html lang>``. An owner's template without ``_()`` is simply in its own words.
 """
 
 from __future__ import annotations
 
 import gc
 import html
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import tzinfo
@@ -29,13 +34,19 @@ from markupsafe import Markup
 
 from ooo.core.report import RESOLVERS, InquiryView, Report
 from ooo.core.wording import (
+    BY_PHRASES,
     BY_WORDS,
+    ENGLISH,
+    AnswerWords,
+    Language,
     describe_reason,
     full_time,
     human_duration,
+    last_event,
     long_time,
     network_answer,
     plain,
+    resolved_by_count,
     server_lines,
     story,
     suppressed_heading,
@@ -67,7 +78,7 @@ ResolvedRow = tuple[
     str,  # address
     str,  # subject
     str,  # colour: who resolved it, in the chart's colours
-    str,  # by: who resolved it, in words (``your delegate``)
+    str,  # by: who resolved it, in words (``your delegate``; by_phrase[by]: ``by your delegate``)
     str | None,  # took: with no-break spaces (``1 d 2 h`` never splits over two lines)
     str | None,  # helper
     str | None,  # evidence
@@ -75,7 +86,7 @@ ResolvedRow = tuple[
 _DOT_COLOURS = {by: COLOURS[f"resolved_by_{by}"] for by in RESOLVERS}
 
 
-def _open_row(v: InquiryView, tz: tzinfo) -> OpenRow:
+def _open_row(v: InquiryView, tz: tzinfo, lang: Language) -> OpenRow:
     return (
         v.ref,
         v.vip,
@@ -83,12 +94,12 @@ def _open_row(v: InquiryView, tz: tzinfo) -> OpenRow:
         plain(v.from_name) if v.from_name.strip() else None,
         plain(v.sender),
         plain(v.subject),
-        long_time(v.received_at, tz),
-        plain(v.last_event),
+        long_time(v.received_at, tz, lang),
+        plain(last_event(v, tz, lang)),
     )
 
 
-def _resolved_row(v: InquiryView) -> ResolvedRow:
+def _resolved_row(v: InquiryView, lang: Language) -> ResolvedRow:
     by = v.resolved_by
     assert by is not None
     took = v.time_to_resolve
@@ -98,46 +109,87 @@ def _resolved_row(v: InquiryView) -> ResolvedRow:
         plain(v.sender),
         plain(v.subject),
         _DOT_COLOURS[by],
-        BY_WORDS[by],
-        human_duration(took).replace(" ", "\u00a0") if took is not None else None,
+        lang.gettext(BY_WORDS[by]),
+        human_duration(took, lang=lang).replace(" ", "\u00a0") if took is not None else None,
         plain(v.helper) if v.helper else None,
         plain(v.evidence) if v.evidence else None,
     )
 
 
-def _from_network(v: InquiryView, tz: tzinfo) -> dict[str, Any]:
+def _answered_on(answer: AnswerWords, lang: Language) -> tuple[str, str]:
+    """The words before and after the network's name (its link) in ``@ana answered on
+    Mastodon, 3 h after the question``: a language puts the name where it goes."""
+    mark = "\x00"  # never in the words: who is plain text, after is ours
+    words = lang.gettext("%(who)s answered on %(network)s, %(after)s") % {
+        "who": answer.who,
+        "network": mark,
+        "after": answer.after,
+    }
+    before, _, after = words.partition(mark)
+    return before, after
+
+
+def _from_network(v: InquiryView, tz: tzinfo, lang: Language) -> dict[str, Any]:
     """What the page shows of an inquiry with network evidence: ``answer`` (``who``,
-    ``network``, ``link`` or none, ``after``) or none, and ``story``: ``(when, words, link)``
-    rows, oldest first."""
+    ``network``, ``link`` or none, ``after``, and ``around``: the words before and after the
+    network's name) or none, and ``story``: ``(when, words, link)`` rows, oldest first."""
+    answer = network_answer(v, lang)
     return {
-        "answer": network_answer(v),
-        "story": [(step.when, step.words, step.link) for step in story(v, tz)],
+        "answer": answer,
+        "around": _answered_on(answer, lang) if answer else None,
+        "story": [(step.when, step.words, step.link) for step in story(v, tz, lang)],
     }
 
 
-def context(r: Report) -> dict[str, Any]:
+def context(r: Report, lang: Language = ENGLISH) -> dict[str, Any]:
     """What ``report.html.j2`` can use (listed in templates/README.md)."""
+    _, ngettext = lang.gettext, lang.ngettext
     tz = r.timezone
     s = r.summary
+    if r.returned:
+        resolved = ngettext(
+            "resolved before you returned", "resolved before you returned", s.resolved
+        )
+    else:
+        resolved = ngettext("resolved so far", "resolved so far", s.resolved)
     return {
-        "title": plain(f"Out-of-office report for {r.owner_name}"),
+        "lang": lang.code,
+        "_": _,
+        "gettext": _,
+        "ngettext": ngettext,
+        "number": lang.number,
+        "title": plain(_("Out-of-office report for %(owner)s") % {"owner": r.owner_name}),
         "owner": plain(r.owner_name),
-        "window": window_line(r),
+        "window": window_line(r, lang),
         "summary": s,
-        "when": "before you returned" if r.returned else "so far",
+        "when": _("before you returned") if r.returned else _("so far"),
+        "tiles": {
+            "total": ngettext("inquiry", "inquiries", s.total),
+            "resolved": resolved,
+            "open": ngettext("still open", "still open", s.open),
+            "urgent": lang.count(s.flagged, "%(n)s urgent", "%(n)s urgent"),
+        },
         "resolved_by": [
-            {"colour": _DOT_COLOURS[b], "count": s.resolved_by(b), "words": BY_WORDS[b]}
+            {
+                "colour": _DOT_COLOURS[b],
+                "count": s.resolved_by(b),
+                "words": _(BY_WORDS[b]),
+                "sentence": resolved_by_count(b, s.resolved_by(b), lang),
+            }
             for b in RESOLVERS
             if s.resolved_by(b)
         ],
-        "server": server_lines(r),
-        "suppressed_heading": suppressed_heading(r),
-        "reasons": [(n, describe_reason(code)) for code, n in r.suppressed.items()],
-        "chart": chart(r.per_day),
-        "open": [_open_row(v, tz) for v in r.open],
-        "resolved": [_resolved_row(v) for v in r.resolved],
-        "from_network": {v.ref: _from_network(v, tz) for v in r.inquiries if v.from_network},
-        "generated": full_time(r.generated_at, tz),
+        "by_phrase": {_(BY_WORDS[b]): _(BY_PHRASES[b]) for b in RESOLVERS},
+        "server": server_lines(r, lang),
+        "suppressed_heading": suppressed_heading(r, lang),
+        "reasons": [
+            (lang.number(n), describe_reason(code, lang)) for code, n in r.suppressed.items()
+        ],
+        "chart": chart(r.per_day, lang),
+        "open": [_open_row(v, tz, lang) for v in r.open],
+        "resolved": [_resolved_row(v, lang) for v in r.resolved],
+        "from_network": {v.ref: _from_network(v, tz, lang) for v in r.inquiries if v.from_network},
+        "generated": full_time(r.generated_at, tz, lang),
         "timezone": tz.key,
     }
 
@@ -145,6 +197,17 @@ def context(r: Report) -> dict[str, Any]:
 def wbr_at(address: str) -> Markup:
     """An address that may wrap after its ``@`` rather than anywhere (escaped, then ``<wbr>``)."""
     return Markup(html.escape(address).replace("@", "@<wbr>"))  # noqa: S704 (escaped first)
+
+
+_BARE = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def html_attr(value: str) -> Markup:
+    """An attribute's value: bare when it is one plain word (``data-label=Received``, as the
+    page has always had it), else quoted and escaped (``data-label="Letztes Ereignis"``)."""
+    if _BARE.fullmatch(value):
+        return Markup(value)  # noqa: S704 (letters, digits, . _ - only)
+    return Markup(f'"{html.escape(value)}"')  # noqa: S704 (escaped)
 
 
 @contextmanager
@@ -171,21 +234,22 @@ def _renderer(template_dir: Path | None) -> Renderer:
     renderer = Renderer(template_dir)
     env = renderer.env
     env.filters["wbr_at"] = wbr_at
+    env.filters["html_attr"] = html_attr
     # The renderer is kept for the next report (compiling the template costs more than a small
     # report): an edited template on disk is read again at the next report.
     env.auto_reload = True
     return renderer
 
 
-def render_html(r: Report, template_dir: Path | None = None) -> str:
+def render_html(r: Report, template_dir: Path | None = None, lang: Language = ENGLISH) -> str:
     """One self-contained page (no network fetch of any kind), readable on a phone.
 
     ``template_dir`` is the owner's ``[templates] dir``: a ``report.html.j2`` or ``report.css``
     there wins over the shipped one. A template that is missing or broken is a
-    :class:`ooo.errors.UserError` naming the file and line.
+    :class:`ooo.errors.UserError` naming the file and line. ``lang``: the page's language.
     """
     with _collector_paused():
-        page = _renderer(template_dir).render(TEMPLATE, context(r))
+        page = _renderer(template_dir).render(TEMPLATE, context(r, lang))
     # Autoescaping (markupsafe) writes ' and " as &#39; and &#34;; ooo's report has always had
     # &#x27; and &quot; (html.escape). The same characters to a browser, and a report must not
     # change by a byte when nothing in it changed (reports are compared with diff). Done once

@@ -30,13 +30,13 @@ from datetime import tzinfo
 from typing import Any
 
 from ooo.core.report import OUTCOMES, RESOLVERS, InquiryView, Report
-from ooo.core.wording import event_words, iso, safe_link
+from ooo.core.wording import ENGLISH, Language, event_words, iso, last_event, safe_link
 from ooo.report.base import Reporter
 
 SCHEMA_VERSION = 1
 
 
-def _inquiry(v: InquiryView, tz: tzinfo) -> dict[str, Any]:
+def _inquiry(v: InquiryView, tz: tzinfo, lang: Language) -> dict[str, Any]:
     item: dict[str, Any] = {
         "ref": v.ref,
         "from": v.sender,
@@ -52,20 +52,20 @@ def _inquiry(v: InquiryView, tz: tzinfo) -> dict[str, Any]:
         "audience": v.audience,
         "replied": v.replied,
         "helper": v.helper,
-        "last_event": v.last_event,
+        "last_event": last_event(v, tz, lang),
         "time_to_resolve_seconds": (
             round(v.time_to_resolve.total_seconds()) if v.time_to_resolve else None
         ),
         "unverified_signals": v.unverified,
     }
     if v.from_network:
-        item |= _network_fields(v, tz)
+        item |= _network_fields(v, tz, lang)
     if v.answered_by_server:
         item["answered_by_server"] = True  # (0.3) the mail server's reply, not ooo's
     return item
 
 
-def _network_fields(v: InquiryView, tz: tzinfo) -> dict[str, Any]:
+def _network_fields(v: InquiryView, tz: tzinfo, lang: Language) -> dict[str, Any]:
     """The fields of an inquiry with evidence from the network (docs/report-schema.md)."""
     a = v.answer
     return {
@@ -87,19 +87,22 @@ def _network_fields(v: InquiryView, tz: tzinfo) -> dict[str, Any]:
                 "unverified": e.unverified,
                 "network": e.network,
                 "link": safe_link(e.link),
-                "text": event_words(e),
+                "text": event_words(e, lang),
             }
             for e in v.story
         ],
     }
 
 
-def to_json(r: Report) -> dict[str, Any]:
-    """The report as the JSON document of ``docs/report-schema.md`` (before dumping)."""
+def to_json(r: Report, lang: Language = ENGLISH) -> dict[str, Any]:
+    """The report as the JSON document of ``docs/report-schema.md`` (before dumping). In
+    another language than English, ``language`` names it and the sentences are in it; the keys
+    and codes never change."""
     tz = r.timezone
     s = r.summary
     return {
         "schema_version": SCHEMA_VERSION,
+        **({"language": lang.code} if lang is not ENGLISH else {}),
         "generated_at": iso(r.generated_at, tz),
         "owner": {"name": r.owner_name, "timezone": tz.key},
         "window": {
@@ -119,7 +122,7 @@ def to_json(r: Report) -> dict[str, Any]:
         "per_day": [
             {"date": d.isoformat(), **{k: getattr(c, k) for k in OUTCOMES}} for d, c in r.per_day
         ],
-        "inquiries": [_inquiry(v, tz) for v in r.inquiries],
+        "inquiries": [_inquiry(v, tz, lang) for v in r.inquiries],
     } | (
         {
             "server_periods": [
@@ -132,8 +135,8 @@ def to_json(r: Report) -> dict[str, Any]:
     )
 
 
-def render_json(r: Report) -> str:
-    return json.dumps(to_json(r), ensure_ascii=False, indent=2) + "\n"
+def render_json(r: Report, lang: Language = ENGLISH) -> str:
+    return json.dumps(to_json(r, lang), ensure_ascii=False, indent=2) + "\n"
 
 
-REPORTER = Reporter("json", ".json", lambda report, _template_dir: render_json(report))
+REPORTER = Reporter("json", ".json", lambda report, _template_dir, lang: render_json(report, lang))

@@ -13,7 +13,16 @@ import re
 
 from ooo.core import wording
 from ooo.core.report import InquiryView, Report
-from ooo.core.wording import long_time, network_answer, plain, resolution, sender_line
+from ooo.core.wording import (
+    ENGLISH,
+    Language,
+    long_time,
+    network_answer,
+    plain,
+    quoted,
+    resolution,
+    sender_line,
+)
 from ooo.report.base import Reporter
 
 # CommonMark's ASCII punctuation that could start markup in a table cell or a line. An
@@ -33,72 +42,98 @@ def link(url: str | None, words: str = "post") -> str:
     return f" ([{words}](<{url}>))" if url else ""
 
 
-def _how(v: InquiryView) -> str:
+def _how(v: InquiryView, lang: Language) -> str:
     """The Resolved cell: who resolved it, how fast, and who helped, where (with the link)."""
-    answer = network_answer(v)
+    _ = lang.gettext
+    answer = network_answer(v, lang)
     if answer is not None:
+        words = {"who": answer.who, "network": answer.network}
         return (
-            md(f"by your network: {answer.who} answered on {answer.network}")
-            + link(answer.link)
+            md(_("by your network: %(who)s answered on %(network)s") % words)
+            + link(answer.link, md(_("post")))
             + md(f", {answer.after}")
         )
-    return md(resolution(v) + (f", helped by {v.helper}" if v.helper else ""))
+    how = resolution(v, lang)
+    if v.helper:
+        how = _("%(how)s, helped by %(helper)s") % {"how": how, "helper": v.helper}
+    return md(how)
 
 
-def _stories(r: Report) -> list[str]:
+def _stories(r: Report, lang: Language) -> list[str]:
     """The stories of the inquiries with network evidence, oldest step first."""
     told = [v for v in r.inquiries if v.from_network]
     if not told:
         return []
-    out = ["", "## What happened, email and networks together"]
+    post = md(lang.gettext("post"))
+    out = ["", "## " + md(lang.gettext("What happened, email and networks together"))]
     for v in told:
         out += ["", f"**{v.ref}** {md(v.subject)}", ""]
         out += [
-            f"- {step.when}: {md(step.words)}{link(step.link)}"
-            for step in wording.story(v, r.timezone)
+            f"- {step.when}: {md(step.words)}{link(step.link, post)}"
+            for step in wording.story(v, r.timezone, lang)
         ]
     return out
 
 
-def render_markdown(r: Report) -> str:
+def _row(*cells: str) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def render_markdown(r: Report, lang: Language = ENGLISH) -> str:
     """For a ticket or a chat: a headline, two tables, no HTML."""
+    _ = lang.gettext
     tz = r.timezone
     s = r.summary
     out = [
-        f"# Out-of-office report for {md(r.owner_name)}",
+        "# " + md(_("Out-of-office report for %(owner)s") % {"owner": plain(r.owner_name)}),
         "",
-        f"_{md(wording.window_line(r))}_",
+        f"_{md(wording.window_line(r, lang))}_",
         "",
     ]
-    first, *rest = wording.headline(r)
+    first, *rest = wording.headline(r, lang)
     out.append("  \n".join([f"**{md(first)}**", *map(md, rest)]))
     if r.suppressed:
-        out += ["", md(wording.suppressed_heading(r)), ""]
-        out += [f"- {n} × {md(wording.describe_reason(c))}" for c, n in r.suppressed.items()]
+        out += ["", md(wording.suppressed_heading(r, lang)), ""]
+        out += [
+            f"- {lang.number(n)} × {md(wording.describe_reason(c, lang))}"
+            for c, n in r.suppressed.items()
+        ]
 
-    out += ["", f"## Still open ({s.open})", ""]
+    ref, sender, subject = md(_("Ref")), md(_("From")), md(_("Subject"))
+    out += ["", "## " + md(_("Still open (%(n)s)") % {"n": lang.number(s.open)}), ""]
     if r.open:
-        out += ["| Ref | From | Subject | Received | Last event |", "|---|---|---|---|---|"]
+        out += [
+            _row(ref, sender, subject, md(_("Received")), md(_("Last event"))),
+            "|---|---|---|---|---|",
+        ]
+        vip, urgent = f" **{md(_('VIP'))}**", f" **{md(_('urgent'))}**"
         for v in r.open:
-            marks = "".join(m for m in (" **VIP**" if v.vip else "", " **urgent**" * v.flagged))
+            marks = "".join(m for m in (vip if v.vip else "", urgent * v.flagged))
             out.append(
                 f"| {v.ref}{marks} | {md(sender_line(v))} | {md(v.subject)} "
-                f"| {long_time(v.received_at, tz)} | {md(v.last_event)} |"
+                f"| {long_time(v.received_at, tz, lang)} "
+                f"| {md(wording.last_event(v, tz, lang))} |"
             )
     else:
-        out.append("Nothing still needs you.")
-    out += ["", f"## Resolved ({s.resolved})", ""]
+        out.append(md(_("Nothing still needs you.")))
+    out += ["", "## " + md(_("Resolved (%(n)s)") % {"n": lang.number(s.resolved)}), ""]
     if r.resolved:
-        out += ["| Ref | From | Subject | Resolved | Evidence |", "|---|---|---|---|---|"]
+        out += [
+            _row(ref, sender, subject, md(_("Resolved")), md(_("Evidence"))),
+            "|---|---|---|---|---|",
+        ]
         for v in r.resolved:
-            evidence = f"“{md(v.evidence)}”" if v.evidence else ""
+            evidence = quoted(md(v.evidence), lang) if v.evidence else ""
             out.append(
-                f"| {v.ref} | {md(sender_line(v))} | {md(v.subject)} | {_how(v)} | {evidence} |"
+                f"| {v.ref} | {md(sender_line(v))} | {md(v.subject)} | {_how(v, lang)} "
+                f"| {evidence} |"
             )
     else:
-        out.append("None yet.")
-    out += _stories(r)
+        out.append(md(_("None yet.")))
+    out += _stories(r, lang)
     return "\n".join(out) + "\n"
 
 
-REPORTER = Reporter("markdown", ".md", lambda report, _template_dir: render_markdown(report))
+REPORTER = Reporter(
+    "markdown", ".md", lambda report, _template_dir, lang: render_markdown(report, lang)
+)

@@ -5,6 +5,9 @@ can move the cursor or recolour the terminal. An inquiry with evidence from the 
 also shows its story (email and network merged, oldest first) with each post's link; one the
 network resolved says who answered where ("resolved by your network: @ana@hachyderm.io answered
 on Mastodon (link), 3 h after the question").
+
+The labels in front of each inquiry's details line up in every language: they are padded to
+the longest of them (``Helped by: `` in English).
 """
 
 from __future__ import annotations
@@ -13,66 +16,99 @@ from datetime import tzinfo
 
 from ooo.core import wording
 from ooo.core.report import InquiryView, Report
-from ooo.core.wording import long_time, network_answer, plain, resolution, sender_line
+from ooo.core.wording import (
+    ENGLISH,
+    Language,
+    long_time,
+    network_answer,
+    plain,
+    quoted,
+    resolution,
+    sender_line,
+)
 from ooo.report.base import Reporter
 
 
-def _story(v: InquiryView, tz: tzinfo) -> list[str]:
+def _story(v: InquiryView, tz: tzinfo, lang: Language) -> list[str]:
     """The story block of an inquiry with network evidence."""
-    lines = ["  Story:"]
-    for step in wording.story(v, tz):
-        lines.append(f"    {step.when:<12}  {step.words}")
+    steps = wording.story(v, tz, lang)
+    width = max(12, *(len(step.when) for step in steps)) if steps else 12
+    lines = ["  " + lang.gettext("Story:")]
+    for step in steps:
+        lines.append(f"    {step.when:<{width}}  {step.words}")
         if step.link:
-            lines.append(f"    {'':<12}  {step.link}")
+            lines.append(f"    {'':<{width}}  {step.link}")
     return lines
 
 
-def render_text(r: Report) -> str:
+def render_text(r: Report, lang: Language = ENGLISH) -> str:
     """For a terminal: plain lines, at most about 80 columns apart from long subjects."""
+    _ = lang.gettext
     tz = r.timezone
-    out = [f"Out-of-office report for {plain(r.owner_name)}", wording.window_line(r), ""]
-    out += wording.headline(r)
+    labels = {
+        "from": _("From:"),
+        "subject": _("Subject:"),
+        "received": _("Received:"),
+        "last": _("Last:"),
+        "helper": _("Helped by:"),
+        "evidence": _("Evidence:"),
+    }
+    pad = max(map(len, labels.values())) + 1
+    label = {key: f"  {words:<{pad}}" for key, words in labels.items()}
+    out = [
+        _("Out-of-office report for %(owner)s") % {"owner": plain(r.owner_name)},
+        wording.window_line(r, lang),
+        "",
+    ]
+    out += wording.headline(r, lang)
     if r.suppressed:
-        out.append(wording.suppressed_heading(r))
-        width = len(str(max(r.suppressed.values())))
-        out += [f"  {n:>{width}}  {wording.describe_reason(c)}" for c, n in r.suppressed.items()]
+        out.append(wording.suppressed_heading(r, lang))
+        width = len(lang.number(max(r.suppressed.values())))
+        out += [
+            f"  {lang.number(n):>{width}}  {wording.describe_reason(c, lang)}"
+            for c, n in r.suppressed.items()
+        ]
 
     opened, resolved = r.open, r.resolved
-    out += ["", f"STILL OPEN ({len(opened)})"]
+    vip, urgent = _("VIP"), _("URGENT")
+    out += ["", _("STILL OPEN (%(n)s)") % {"n": lang.number(len(opened))}]
     for v in opened:
-        marks = "  ".join(m for m in ("VIP" if v.vip else "", "URGENT" if v.flagged else "") if m)
+        marks = "  ".join(m for m in (vip if v.vip else "", urgent if v.flagged else "") if m)
         out += [
             "",
             f"{v.ref}  {marks}".rstrip(),
-            f"  From:      {sender_line(v)}",
-            f"  Subject:   {plain(v.subject)}",
-            f"  Received:  {long_time(v.received_at, tz)}",
-            f"  Last:      {plain(v.last_event)}",
+            f"{label['from']}{sender_line(v)}",
+            f"{label['subject']}{plain(v.subject)}",
+            f"{label['received']}{long_time(v.received_at, tz, lang)}",
+            f"{label['last']}{plain(wording.last_event(v, tz, lang))}",
         ]
         if v.from_network:
-            out += _story(v, tz)
+            out += _story(v, tz, lang)
     if not opened:
-        out += ["", "  Nothing still needs you."]
-    out += ["", f"RESOLVED ({len(resolved)})"]
+        out += ["", "  " + _("Nothing still needs you.")]
+    out += ["", _("RESOLVED (%(n)s)") % {"n": lang.number(len(resolved))}]
     for v in resolved:
-        answer = network_answer(v)
-        how = f"by your network: {answer.sentence()}" if answer else resolution(v)
+        answer = network_answer(v, lang)
+        if answer:
+            how = _("resolved by your network: %(answer)s") % {"answer": answer.sentence()}
+        else:
+            how = _("resolved %(how)s") % {"how": resolution(v, lang)}
         out += [
             "",
-            f"{v.ref}  resolved {how}",
-            f"  From:      {sender_line(v)}",
-            f"  Subject:   {plain(v.subject)}",
-            f"  Received:  {long_time(v.received_at, tz)}",
+            f"{v.ref}  {how}",
+            f"{label['from']}{sender_line(v)}",
+            f"{label['subject']}{plain(v.subject)}",
+            f"{label['received']}{long_time(v.received_at, tz, lang)}",
         ]
         if v.helper and not answer:
-            out.append(f"  Helped by: {plain(v.helper)}")
+            out.append(f"{label['helper']}{plain(v.helper)}")
         if v.evidence:
-            out.append(f"  Evidence:  “{plain(v.evidence)}”")
+            out.append(f"{label['evidence']}{quoted(plain(v.evidence), lang)}")
         if v.from_network:
-            out += _story(v, tz)
+            out += _story(v, tz, lang)
     if not resolved:
-        out += ["", "  None yet."]
+        out += ["", "  " + _("None yet.")]
     return "\n".join(out) + "\n"
 
 
-REPORTER = Reporter("text", ".txt", lambda report, _template_dir: render_text(report))
+REPORTER = Reporter("text", ".txt", lambda report, _template_dir, lang: render_text(report, lang))
