@@ -145,6 +145,7 @@ class AccountsDaemon:
                 self._wake.clear()
             return 0
         finally:
+            self._stop.set()  # also when something here failed: the threads end with us
             self._stop_all()
             for sig, old in handlers.items():
                 signal.signal(sig, old)
@@ -188,7 +189,12 @@ class AccountsDaemon:
         except ConfigError as exc:
             self._problem(slot, exc.oneline(), config=True)
             return
-        daemon = self.make_daemon(cfg, account)
+        try:
+            daemon = self.make_daemon(cfg, account)
+        except Exception as exc:  # a bug: this account waits for its backoff, the others run
+            log.exception("account %s: internal error", account.name)
+            self._problem(slot, f"internal error: {type(exc).__name__}: {exc}")
+            return
         slot.daemon = daemon
         slot.ended.clear()
         slot.thread = threading.Thread(
