@@ -144,6 +144,7 @@ class Daemon:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         log.info("received %s: stopping", signal.Signals(signum).name)
         self._stop.set()
+        self._wake.set()
         if self._interruptible:
             raise _Stop
 

@@ -1,0 +1,94 @@
+"""The commands with several accounts, no server needed: each account under its name, one with
+--account, a broken account never hiding the others, and one file exactly as before."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import ooo
+from tests.support.configs import GOOD
+
+
+@pytest.fixture
+def two(tmp_path: Path) -> Path:
+    """config.toml (state in tmp_path/state) and accounts/work.toml (default state dir)."""
+    main = tmp_path / "conf" / "config.toml"
+    (main.parent / "accounts").mkdir(parents=True)
+    main.write_text(GOOD + f'\n[state]\ndir = "{tmp_path}/state"\n')
+    (main.parent / "accounts" / "work.toml").write_text(GOOD)
+    return main
+
+
+def test_one_file_says_exactly_what_it_always_did(tmp_path: Path) -> None:
+    """No accounts folder: no header, no account name, the same line as before."""
+    main = tmp_path / "config.toml"
+    main.write_text(GOOD + f'\n[state]\ndir = "{tmp_path}/state"\n')
+    done = ooo("status", "-c", str(main))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"no state yet in {tmp_path}/state: ooo has not run with this config\n"
+
+
+def test_status_shows_every_account_under_its_name(two: Path, tmp_path: Path) -> None:
+    """Each account under "== account NAME (FILE) ==", the work account's state under the
+    main state dir; --account shows one without a header."""
+    done = ooo("status", "-c", str(two))
+    assert done.returncode == 0, done.stderr
+    work = two.parent / "accounts" / "work.toml"
+    assert done.stdout == (
+        f"== account default ({two}) ==\n"
+        f"no state yet in {tmp_path}/state: ooo has not run with this config\n"
+        "\n"
+        f"== account work ({work}) ==\n"
+        f"no state yet in {tmp_path}/state/accounts/work: ooo has not run with this config\n"
+    )
+    one = ooo("status", "-c", str(two), "--account", "work")
+    assert one.stdout == (
+        f"no state yet in {tmp_path}/state/accounts/work: ooo has not run with this config\n"
+    )
+
+
+def test_a_broken_account_is_reported_and_the_others_still_shown(two: Path) -> None:
+    """An invalid accounts/work.toml: its error (file, line, key) on stderr, the default
+    account still shown, exit 2."""
+    work = two.parent / "accounts" / "work.toml"
+    work.write_text(GOOD.replace("Europe/Berlin", "Europe/Berln"))
+    done = ooo("status", "-c", str(two))
+    assert done.returncode == 2
+    assert "== account default" in done.stdout and "== account work" in done.stdout
+    assert f"{work}:5: owner.timezone" in done.stderr
+
+
+def test_unknown_account_and_a_file_report_of_several_say_what_to_do(two: Path) -> None:
+    """--account with a name that is not there lists the names; a JSON report of several
+    accounts asks for --account."""
+    unknown = ooo("report", "-c", str(two), "--account", "play")
+    assert unknown.returncode == 2
+    assert "no account named 'play'" in unknown.stderr
+    assert "the accounts are: default, work" in unknown.stderr
+    json_report = ooo("report", "-c", str(two), "--format", "json")
+    assert json_report.returncode == 2
+    assert "several accounts (default, work)" in json_report.stderr
+    assert "--account NAME" in json_report.stderr
+
+
+def test_run_once_runs_each_account_and_names_the_broken_one(two: Path) -> None:
+    """`ooo run --once` over several accounts: each in turn (here armed: the window is in the
+    future), a broken one named with its error, the others still run; exit 2."""
+    work = two.parent / "accounts" / "work.toml"
+    work.write_text(GOOD.replace("[owner]", "[owner]\nnmae = 1"))
+    done = ooo("run", "--once", "-c", str(two))
+    assert done.returncode == 2
+    assert "2 accounts (default, work)" in done.stderr
+    assert "armed: the away window starts" in done.stderr
+    assert f"account work: error: {work} has 1 problem(s)" in done.stderr
+
+
+def test_a_bad_account_file_name_is_a_clear_error(two: Path) -> None:
+    """A file in accounts/ whose name cannot be an account's: the error names it."""
+    bad = two.parent / "accounts" / "my work.toml"
+    bad.write_text(GOOD)
+    done = ooo("status", "-c", str(two))
+    assert done.returncode == 2
+    assert f"{bad}: 'my work' cannot be an account name" in done.stderr
