@@ -1,9 +1,10 @@
 """The language detector the reply's language choice is given (ooo.core.language.Detect).
 
-Lingua (``lingua-language-detector``), restricted to the owner's reply languages and in its
-low-accuracy mode: its language models load on the first message that needs them, once per
-process and set of languages, and cost about 11 MB for the five shipped languages (the
-high-accuracy models would cost about 160 MB, beyond the daemon's memory budget). A language
+Lingua (``lingua-language-detector``), restricted to the owner's reply languages (and a few
+:data:`DECOYS`) and in its low-accuracy mode: its language models load on the first message
+that needs them, once per process and set of languages, and cost about 15 MB for the five
+shipped languages and the decoys (the high-accuracy models would cost about 160 MB, beyond
+the daemon's memory budget). A language
 lingua does not know (an owner's own templates for one) is simply never detected: the other
 steps of the choice still pick it.
 """
@@ -21,14 +22,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ooo")
 
+#: Languages the detector also knows, though no reply is written in them: without them, an
+#: Italian, Portuguese, Swedish or Polish message would be read, confidently, as the nearest
+#: reply language (Italian as French, Portuguese as Spanish, Swedish as German). Detected, they
+#: are "not a reply language" and the next step of the choice decides. Each costs about 1 MB.
+DECOYS = ("it", "pt", "sv", "pl")
+
 
 def make_detector(languages: Sequence[str]) -> Detect | None:
     """A detector for ``languages`` (codes), or None when there is nothing to choose between
     (one language) or lingua knows fewer than two of them. Nothing is loaded until the first
     call."""
-    known = tuple(dict.fromkeys(code for code in languages if _lingua_language(code)))
-    if len(known) < 2:
+    offered = tuple(dict.fromkeys(code for code in languages if _lingua_language(code)))
+    if len(offered) < 2:
         return None
+    known = tuple(dict.fromkeys((*offered, *DECOYS)))
     lock = threading.Lock()
 
     def detect(text: str) -> tuple[str, float] | None:

@@ -29,10 +29,11 @@ from zoneinfo import ZoneInfo
 from ooo.core.language import Detect, LanguageChoice, choose_language, template_candidates
 from ooo.core.network import share_text
 from ooo.core.parse import Inbound, MessageId, clean, is_replyable, message_id
-from ooo.core.policy import Decision
 
 if TYPE_CHECKING:
+    # Annotations only: the policy imports the iTIP composer, which builds on this module.
     from ooo.config import Config
+    from ooo.core.policy import Decision
     from ooo.core.routing import Routing
 
 #: A reply subject longer than this is cut at a word boundary.
@@ -150,7 +151,7 @@ def context_for(
                 "kind": entry.kind,
                 "display": entry.display,
                 "url": entry.profile_url,
-                "label": entry.label or entry.display,
+                "label": entry.label or _neutral(entry.display, language),
                 "public": entry.public,
                 "share_url": share,
             }
@@ -182,6 +183,16 @@ def context_for(
         "language": language,
         "timezone": tz.key,
     }
+
+
+_ON_SERVICE = re.compile(r"(.+?)(?: discussions)? on (Mastodon|Bluesky|LinkedIn|X|GitHub|Matrix)")
+
+
+def _neutral(display: str, language: str) -> str:
+    """An entry's default name ("@ana@hachyderm.io on Mastodon") in a form every language
+    reads ("@ana@hachyderm.io (Mastodon)"); English keeps its words."""
+    found = _ON_SERVICE.fullmatch(display)
+    return f"{found[1]} ({found[2]})" if found and language != "en" else display
 
 
 def reply_language(

@@ -148,7 +148,11 @@ RESOLVED = alternation(
     r"\bpasst\s+schon\b",
     r"\bnicht\s+mehr\s+(?:nötig|noetig|notwendig|erforderlich)\b",
     r"\bbrauche?\s+(?:(?:es|das|ihn|sie|hilfe)\s+)?nicht\s+mehr\b",
-    r"\b(?:ist|sind|hat\s+sich|alles|wurde|wurden|schon|bereits)\s+geklärt\b",
+    r"\bbrauch(?:e|en)?\s+(?:ich|wir)\s+(?:(?:es|das|ihn|sie|die|den)\s+)?(?:jetzt\s+|nun\s+)?"
+    r"nicht\s+mehr\b",
+    r"\b(?:ist|sind|hat\s+sich|alles|wurde|wurden|schon|bereits)\s+"
+    r"(?:(?:inzwischen|mittlerweile|schon|bereits|jetzt|nun|auch)\s+)?geklärt\b",
+    r"\b(?:hat\s+sich|ist)\s+(?:(?:inzwischen|mittlerweile|schon|bereits|damit)\s+)?erübrigt\b",
     r"\bgeklappt\b",
     r"\bhinbekommen\b",
     r"\b(?:klappt|funktioniert|geht)\s+(?:jetzt|nun|wieder|jetzt\s+wieder)\b"
