@@ -103,7 +103,7 @@ def engine_settings(cfg: Config) -> EngineSettings:
 
 def _delegates(cfg: Config) -> list[Person]:
     """Every delegate the config names: [delegate], per audience, per route."""
-    found = [cfg.delegate] if cfg.delegate else []
+    found: list[Person] = [cfg.delegate] if cfg.delegate else []
     found += [d for a in ("internal", "external", "vip") if (d := getattr(cfg.reply, a).delegate)]
     found += [r.delegate for r in cfg.route if r.delegate]
     return list({p.email: p for p in found}.values())

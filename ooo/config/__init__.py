@@ -228,6 +228,16 @@ class Person(_Model):
     """Optional, shown next to the name (e.g. "@carol@hachyderm.io")."""
 
 
+class DelegateConfig(Person):
+    """``[delegate]``: the delegate, and the daily digest every delegate gets (this one and
+    those of audiences and routes)."""
+
+    digest: Literal["off", "daily"] = "off"
+    """"daily": each delegate gets one mail a day listing the open inquiries routed to them."""
+    digest_hour: int = Field(default=9, ge=0, le=23)
+    """The hour (0-23, the owner's time zone) the digest goes out; later that day if missed."""
+
+
 _DOMAIN = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")
 _TEMPLATE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -446,7 +456,7 @@ class Config(_Model):
     templates: TemplatesConfig = TemplatesConfig()
     limits: LimitsConfig = LimitsConfig()
     network: list[NetworkEntry] = []
-    delegate: Person | None = None
+    delegate: DelegateConfig | None = None
     audiences: AudiencesConfig = AudiencesConfig()
     reply: ReplyConfig = ReplyConfig()
     route: list[RouteConfig] = []

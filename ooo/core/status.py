@@ -164,6 +164,12 @@ def status_lines(f: StatusFacts) -> list[str]:
             f"config error: {cerr[0]} (since {_at(cerr[1], tz)}; "
             "the daemon runs on the last good config)"
         )
+    inbox = f.status.get("inbox_report")  # ooo.inbox: an APPEND that failed, retried
+    if inbox:
+        lines.append(
+            f"report:   {inbox[0]} (since {_at(inbox[1], tz)}; tried again at the next run, "
+            "`ooo run --once`)"
+        )
     return lines + handoff_lines(f) + network_lines(f)
 
 

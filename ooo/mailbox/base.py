@@ -161,3 +161,8 @@ class Mailbox(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def append_to_inbox(self, raw: bytes) -> None:
+        """Put a message of ooo's own (the end-of-window report) into the owner's inbox,
+        unread: IMAP APPEND to INBOX without \\Seen, an Exchange item in the Inbox."""
+        self.append("INBOX", raw, seen=False)  # the name every backend knows

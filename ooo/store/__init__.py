@@ -624,3 +624,18 @@ class Store(SocialStore):
     def messages(self) -> list[MessageRecord]:
         rows = self.db.execute("SELECT * FROM message ORDER BY id")
         return [from_row(MessageRecord, r) for r in rows]
+
+    # -- ooo's own mail (ooo.inbox): the inbox report and the digests, in the meta table ------
+
+    def meta(self, key: str) -> str | None:
+        """A value of the small key/value table (``None``: never set)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a value of the key/value table (inside the caller's transaction, if any)."""
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )

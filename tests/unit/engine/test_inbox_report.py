@@ -1,0 +1,235 @@
+"""The report in the owner's inbox when the away window ends: composed (pure), appended once
+per window through the mailbox (memory and the loopback EWS server), retried after a failure,
+shown by `ooo status` while pending, and never answered or tracked by any responder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ooo.config import Config, loads
+from ooo.core.digest import REPORT_HEADER, compose_report_message, report_subject
+from ooo.core.parse import parse
+from ooo.core.policy import AUTOMATED, Owner, Reason, decide
+from ooo.core.status import StatusFacts, status_lines
+from ooo.engine import Engine
+from ooo.inbox import REPORT_STATUS, deliver_report, report_delivered
+from ooo.mailbox.base import Mailbox
+from ooo.mailbox.memory import MemoryMailbox, split_message
+from ooo.store import Store
+from ooo.transport.memory import MemoryTransport
+from tests.support.configs import GOOD, GOOD_START
+from tests.support.ews_server import EwsServer
+from tests.support.exchange import ews_mailbox
+from tests.support.helpers import INSIDE, Clock, make_engine, raw_message, read, tracked
+
+NOW = datetime(2027, 1, 5, 8, 30, tzinfo=UTC)
+
+
+def config(tmp_path: Path, extra: str = "") -> Config:
+    text = GOOD + extra + f'\n[state]\ndir = "{tmp_path}"\n'
+    return loads(text, tmp_path / "c.toml")
+
+
+def with_inquiries(store: Store) -> Store:
+    """A store holding two inquiries (one of them resolved by its sender)."""
+    return engine_with_inquiries(store)[0].store
+
+
+def engine_with_inquiries(store: Store) -> tuple[Engine, MemoryMailbox, MemoryTransport, Clock]:
+    """An engine whose store holds two inquiries (one of them resolved by its sender)."""
+    engine, mailbox, transport, _, clock = make_engine(store)
+    clock.now = GOOD_START + timedelta(days=2)
+    mailbox.deliver(raw_message("alice@example.org", "bob@example.com"), clock.now)
+    mailbox.deliver(
+        raw_message("dan@example.net", "bob@example.com", "Übergabe", message_id="<m2@x.net>"),
+        clock.now,
+    )
+    engine.sync()
+    ref = store.inquiries_of("alice@example.org")[0].ref
+    assert ref is not None
+    store.add_signal(
+        ref=ref,
+        at=clock.now + timedelta(hours=1),
+        kind="resolved",
+        by="sender",
+        rule="sender_says_resolved",
+        evidence="never mind",
+    )
+    return engine, mailbox, transport, clock
+
+
+def test_the_report_message_is_from_ooo_to_the_owner_and_marked_automatic() -> None:
+    """The composed report: From "ooo" at the owner's address, To the owner, Date and our
+    Message-ID, Auto-Submitted: auto-generated, X-Ooo-Report, text with HTML beside it."""
+    msg = compose_report_message(
+        subject=report_subject(12, 3),
+        text="12 inquiries while you were away.\n",
+        html="<p>12 inquiries while you were away.</p>",
+        owner_name="Bob Exämple",
+        owner_address="bob@example.com",
+        message_id="<r1@example.com>",
+        now=NOW,
+    )
+    parsed = read(msg.as_bytes())
+    assert parsed["From"] == "ooo <bob@example.com>"
+    assert parsed["To"] == "Bob Exämple <bob@example.com>"
+    assert parsed["Subject"] == "Your out-of-office report: 12 inquiries, 3 still open"
+    assert parsed["Message-ID"] == "<r1@example.com>"
+    assert parsed["Date"] == "Tue, 05 Jan 2027 08:30:00 +0000"
+    assert parsed["Auto-Submitted"] == "auto-generated"
+    assert parsed[REPORT_HEADER] == "1"
+    assert parsed.get_content_type() == "multipart/alternative"
+    plain_part = parsed.get_body(("plain",))
+    html_part = parsed.get_body(("html",))
+    assert plain_part is not None and html_part is not None
+    assert "12 inquiries" in plain_part.get_content()
+    assert "<p>12 inquiries" in html_part.get_content()
+    assert report_subject(0, 0).endswith("no inquiries while you were away")
+
+
+@pytest.mark.parametrize("reader", ["bob@example.com", "carol@example.com"])
+def test_the_policy_never_answers_the_report(reader: str) -> None:
+    """The report in an inbox is never answered: for its owner it is their own mail, and for
+    any other account that gets it (forwarded, a shared mailbox) it is marked automatic."""
+    raw = compose_report_message(
+        subject="Your out-of-office report: 1 inquiry, 1 still open",
+        text="OOO-7K3Q9M still open\n",
+        html="<p>OOO-7K3Q9M</p>",
+        owner_name="Bob Example",
+        owner_address="bob@example.com",
+        message_id="<r2@example.com>",
+        now=NOW,
+    ).as_bytes()
+    head, body = split_message(
+        raw.replace(b"To: Bob Example <bob@example.com>", f"To: {reader}".encode())
+    )
+    decision = decide(
+        parse("1", head, body, NOW),
+        Owner((reader,)),
+        window_start=NOW - timedelta(days=9),
+        window_end=NOW + timedelta(days=1),
+        last_reply_at=None,
+        interval=timedelta(days=7),
+        now=NOW,
+    )
+    expected = Reason.FROM_OWNER if reader == "bob@example.com" else Reason.AUTO_SUBMITTED
+    assert decision.reason is expected
+    assert decision.reason in AUTOMATED
+
+
+def test_ooo_neither_answers_nor_tracks_the_report_in_its_own_window(tmp_path: Path) -> None:
+    """The report read by a responder whose window is open (another account on the same
+    mailbox, or the next window): no reply, no new inquiry, no signal, linked to nothing,
+    though it cites the inquiries' references."""
+    store = tracked(Store(":memory:"))
+    engine, mailbox, transport, clock = engine_with_inquiries(store)
+    refs = [f.ref for f in store.inquiry_facts()]
+    clock.now = INSIDE + timedelta(days=3)
+    sent_before = len(transport.sent)
+    raw = compose_report_message(
+        subject="Your out-of-office report",
+        text="\n".join(f"{ref} still open" for ref in refs),
+        html="<p>" + " ".join(refs) + "</p>",
+        owner_name="Bob Example",
+        owner_address="bob@example.com",
+        message_id="<r3@example.com>",
+        now=clock.now,
+    ).as_bytes()
+    mailbox.deliver(raw, clock.now)  # as it would arrive inside an open window
+    engine.sync()
+    engine.flush()
+    assert len(transport.sent) == sent_before
+    row = store.messages()[-1]
+    assert row.message_id == "<r3@example.com>"
+    assert row.reason == Reason.FROM_OWNER.value
+    assert row.ref is None and row.follows is None
+    assert [f.ref for f in store.inquiry_facts()] == refs
+    assert len(store.signals()) == 1  # only the sender's own "never mind"
+
+
+def test_the_report_is_appended_unread_to_the_inbox_once(tmp_path: Path) -> None:
+    """deliver_report puts the window's report into INBOX without \\Seen, with the report's
+    numbers in the subject, and a second call (a second --once) appends nothing."""
+    cfg = config(tmp_path)
+    store = with_inquiries(tracked(Store(":memory:")))
+    box = MemoryMailbox()
+    assert deliver_report(cfg, store, box, Clock(NOW)) is True
+    assert deliver_report(cfg, store, box, Clock(NOW + timedelta(hours=1))) is True
+    (stored,) = box.folder_messages("INBOX")
+    assert not stored.seen
+    parsed = read(stored.raw)
+    assert parsed["Subject"] == "Your out-of-office report: 2 inquiries, 1 still open"
+    assert parsed["From"] == "ooo <bob@example.com>"
+    text = parsed.get_body(("plain",))
+    assert text is not None and "Übergabe" in text.get_content()
+    assert report_delivered(cfg, store)
+    assert REPORT_STATUS not in store.status()
+
+
+def test_to_inbox_false_appends_nothing(tmp_path: Path) -> None:
+    """[report] to_inbox = false: no message in the inbox."""
+    cfg = config(tmp_path, "\n[report]\nto_inbox = false\n")
+    box = MemoryMailbox()
+    assert deliver_report(cfg, tracked(Store(":memory:")), box, Clock(NOW)) is False
+    assert box.folder_messages("INBOX") == []
+
+
+def test_a_failed_append_is_shown_and_retried_with_the_same_message_id(tmp_path: Path) -> None:
+    """The server is down at the end: nothing is recorded as delivered, `ooo status` says the
+    report is not in the inbox yet and why; the next run appends it, once, with the
+    Message-ID chosen the first time, and the status line goes away."""
+    cfg = config(tmp_path)
+    store = tracked(Store(":memory:"))
+    box = MemoryMailbox()
+    box.available = False
+    assert deliver_report(cfg, store, box, Clock(NOW)) is False
+    pending = store.meta(
+        "inbox_report:" + f"{cfg.away.start.isoformat()}/{cfg.away.end.isoformat()}"
+    )
+    assert pending is not None and pending.startswith("pending <")
+    facts = StatusFacts(
+        now=NOW,
+        window_start=cfg.away.start,
+        window_end=cfg.away.end,
+        timezone=ZoneInfo("Europe/Berlin"),
+        status=store.status(),
+        pid=None,
+        cursor=None,
+        epoch=0,
+        counts={},
+        reply_states={},
+    )
+    (line,) = [x for x in status_lines(facts) if x.startswith("report:")]
+    assert "not in your inbox yet: memory: server unavailable" in line
+    assert "ooo run --once" in line
+
+    box.available = True
+    assert deliver_report(cfg, store, box, Clock(NOW + timedelta(hours=2))) is True
+    (stored,) = box.folder_messages("INBOX")
+    assert read(stored.raw)["Message-ID"] == pending.split()[1]
+    assert REPORT_STATUS not in store.status()
+
+
+@pytest.fixture
+def ews() -> Iterator[EwsServer]:
+    server = EwsServer(stream_seconds=1.0).start()
+    yield server
+    server.stop()
+
+
+def test_exchange_creates_the_report_unread_in_the_inbox(tmp_path: Path, ews: EwsServer) -> None:
+    """On Exchange the report is an item created in the Inbox (unread), its MIME whole."""
+    box: Mailbox = ews_mailbox(ews)
+    try:
+        assert deliver_report(config(tmp_path), tracked(Store(":memory:")), box, Clock(NOW))
+    finally:
+        box.close()
+    (item,) = ews.contents("inbox")
+    assert not item.is_read
+    assert item.header(REPORT_HEADER) == "1"
+    assert item.header("Auto-Submitted") == "auto-generated"
