@@ -40,8 +40,9 @@ from ooo.core.digest import (
 )
 from ooo.core.report import InquiryView, Report, derive
 from ooo.errors import UserError
+from ooo.locale import configured, language
 from ooo.mailbox.base import Mailbox, MailboxError
-from ooo.report import Format, render
+from ooo.report import Format, Language, render
 from ooo.store import Store, iso
 from ooo.transport.base import Transport, TransportError, TransportRejected
 
@@ -107,10 +108,11 @@ def deliver_report(
 def report_message(cfg: Config, store: Store, message_id: str, now: datetime) -> bytes:
     """The window's report as a message for the owner's inbox (text, with HTML beside it)."""
     report = build_owner_report(cfg, store)
+    lang = language(configured(cfg))  # [report] language, else the replies' default
     message = compose_report_message(
-        subject=report_subject(report.summary.total, report.summary.open),
-        text=_render(cfg, report, "text"),
-        html=_render(cfg, report, "html"),
+        subject=report_subject(report, lang),
+        text=_render(cfg, report, "text", lang),
+        html=_render(cfg, report, "html", lang),
         owner_name=cfg.owner.name,
         owner_address=cfg.owner.addresses[0],
         message_id=message_id,
@@ -119,13 +121,13 @@ def report_message(cfg: Config, store: Store, message_id: str, now: datetime) ->
     return message.as_bytes()
 
 
-def _render(cfg: Config, report: Report, fmt: Format) -> str:
+def _render(cfg: Config, report: Report, fmt: Format, lang: Language) -> str:
     try:
-        return render(report, fmt, template_dir=cfg.templates.dir)
+        return render(report, fmt, template_dir=cfg.templates.dir, language=lang)
     except UserError as exc:
         # The owner's report template broke: the report still goes out, with ours.
         log.error("%s; the report in your inbox uses the shipped template", exc.message)
-        return render(report, fmt)
+        return render(report, fmt, language=lang)
 
 
 def _domain(cfg: Config) -> str:

@@ -22,8 +22,8 @@ from email.policy import SMTP
 from zoneinfo import ZoneInfo
 
 from ooo.core.compose import _address, _own_id, format_day, inert
-from ooo.core.report import InquiryView
-from ooo.core.wording import human_duration, long_time, plain, plural
+from ooo.core.report import InquiryView, Report
+from ooo.core.wording import ENGLISH, Language, human_duration, long_time, plain, plural
 
 #: Marks the report ooo puts into the owner's inbox.
 REPORT_HEADER = "X-Ooo-Report"
@@ -199,14 +199,18 @@ def compose_digest(
 # -- the report in the owner's inbox ----------------------------------------------------------
 
 
-def report_subject(total: int, still_open: int) -> str:
-    """``Your out-of-office report: 12 inquiries, 3 still open``."""
-    if not total:
-        return "Your out-of-office report: no inquiries while you were away"
-    return (
-        f"Your out-of-office report: {plural(total, 'inquiry', 'inquiries')}, "
-        f"{still_open} still open"
-    )
+def report_subject(report: Report, lang: Language = ENGLISH) -> str:
+    """``Out-of-office report for Bob: 12 inquiries while you were away, 3 still open``, in
+    the report's language (the report's own sentences, so every shipped language has it)."""
+    _ = lang.gettext
+    title = _("Out-of-office report for %(owner)s") % {"owner": plain(report.owner_name)}
+    s = report.summary
+    if not s.total:
+        return f"{title}: {_('No inquiries while you were away.').rstrip('.')}"
+    came = lang.count(
+        s.total, "%(n)s inquiry while you were away.", "%(n)s inquiries while you were away."
+    ).rstrip(".")
+    return f"{title}: {came}, {lang.count(s.open, '%(n)s still open', '%(n)s still open')}"
 
 
 def compose_report_message(

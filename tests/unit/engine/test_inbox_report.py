@@ -15,6 +15,7 @@ from ooo.config import Config, loads
 from ooo.core.digest import REPORT_HEADER, compose_report_message, report_subject
 from ooo.core.parse import parse
 from ooo.core.policy import AUTOMATED, Owner, Reason, decide
+from ooo.core.report import build_report
 from ooo.core.status import StatusFacts, status_lines
 from ooo.engine import Engine
 from ooo.inbox import REPORT_STATUS, deliver_report, report_delivered
@@ -22,7 +23,7 @@ from ooo.mailbox.base import Mailbox
 from ooo.mailbox.memory import MemoryMailbox, split_message
 from ooo.store import Store
 from ooo.transport.memory import MemoryTransport
-from tests.support.configs import GOOD, GOOD_START
+from tests.support.configs import GOOD, GOOD_END, GOOD_START
 from tests.support.ews_server import EwsServer
 from tests.support.exchange import ews_mailbox
 from tests.support.helpers import INSIDE, Clock, make_engine, raw_message, read, tracked
@@ -66,8 +67,9 @@ def engine_with_inquiries(store: Store) -> tuple[Engine, MemoryMailbox, MemoryTr
 def test_the_report_message_is_from_ooo_to_the_owner_and_marked_automatic() -> None:
     """The composed report: From "ooo" at the owner's address, To the owner, Date and our
     Message-ID, Auto-Submitted: auto-generated, X-Ooo-Report, text with HTML beside it."""
+    subject = "Out-of-office report for Bob Exämple: 12 inquiries while you were away"
     msg = compose_report_message(
-        subject=report_subject(12, 3),
+        subject=subject,
         text="12 inquiries while you were away.\n",
         html="<p>12 inquiries while you were away.</p>",
         owner_name="Bob Exämple",
@@ -78,7 +80,10 @@ def test_the_report_message_is_from_ooo_to_the_owner_and_marked_automatic() -> N
     parsed = read(msg.as_bytes())
     assert parsed["From"] == "ooo <bob@example.com>"
     assert parsed["To"] == "Bob Exämple <bob@example.com>"
-    assert parsed["Subject"] == "Your out-of-office report: 12 inquiries, 3 still open"
+    assert (
+        parsed["Subject"]
+        == "Out-of-office report for Bob Exämple: 12 inquiries while you were away"
+    )
     assert parsed["Message-ID"] == "<r1@example.com>"
     assert parsed["Date"] == "Tue, 05 Jan 2027 08:30:00 +0000"
     assert parsed["Auto-Submitted"] == "auto-generated"
@@ -89,7 +94,6 @@ def test_the_report_message_is_from_ooo_to_the_owner_and_marked_automatic() -> N
     assert plain_part is not None and html_part is not None
     assert "12 inquiries" in plain_part.get_content()
     assert "<p>12 inquiries" in html_part.get_content()
-    assert report_subject(0, 0).endswith("no inquiries while you were away")
 
 
 @pytest.mark.parametrize("reader", ["bob@example.com", "carol@example.com"])
@@ -97,7 +101,7 @@ def test_the_policy_never_answers_the_report(reader: str) -> None:
     """The report in an inbox is never answered: for its owner it is their own mail, and for
     any other account that gets it (forwarded, a shared mailbox) it is marked automatic."""
     raw = compose_report_message(
-        subject="Your out-of-office report: 1 inquiry, 1 still open",
+        subject="Out-of-office report for Bob Example: 1 inquiry while you were away, 1 still open",
         text="OOO-7K3Q9M still open\n",
         html="<p>OOO-7K3Q9M</p>",
         owner_name="Bob Example",
@@ -132,7 +136,7 @@ def test_ooo_neither_answers_nor_tracks_the_report_in_its_own_window(tmp_path: P
     clock.now = INSIDE + timedelta(days=3)
     sent_before = len(transport.sent)
     raw = compose_report_message(
-        subject="Your out-of-office report",
+        subject="Out-of-office report for Bob Example",
         text="\n".join(f"{ref} still open" for ref in refs),
         html="<p>" + " ".join(refs) + "</p>",
         owner_name="Bob Example",
@@ -163,12 +167,49 @@ def test_the_report_is_appended_unread_to_the_inbox_once(tmp_path: Path) -> None
     (stored,) = box.folder_messages("INBOX")
     assert not stored.seen
     parsed = read(stored.raw)
-    assert parsed["Subject"] == "Your out-of-office report: 2 inquiries, 1 still open"
+    assert parsed["Subject"] == (
+        "Out-of-office report for Bob Example: 2 inquiries while you were away, 1 still open"
+    )
     assert parsed["From"] == "ooo <bob@example.com>"
     text = parsed.get_body(("plain",))
     assert text is not None and "Übergabe" in text.get_content()
     assert report_delivered(cfg, store)
     assert REPORT_STATUS not in store.status()
+
+
+def test_the_report_in_the_inbox_speaks_the_reports_language(tmp_path: Path) -> None:
+    """[report] language = "de": the subject, the text and the HTML of the message are in
+    German, as `ooo report --lang de` would write them."""
+    cfg = config(tmp_path, '\n[report]\nlanguage = "de"\n')
+    store = with_inquiries(tracked(Store(":memory:")))
+    box = MemoryMailbox()
+    assert deliver_report(cfg, store, box, Clock(NOW))
+    (stored,) = box.folder_messages("INBOX")
+    parsed = read(stored.raw)
+    assert parsed["Subject"] == (
+        "Abwesenheitsbericht für Bob Example: 2 Anfragen während Ihrer Abwesenheit, 1 noch offen"
+    )
+    text, html = parsed.get_body(("plain",)), parsed.get_body(("html",))
+    assert text is not None and "Abwesenheit" in text.get_content()
+    assert html is not None and 'lang="de"' in html.get_content()
+
+
+def test_a_report_with_no_inquiries_says_so_in_its_subject() -> None:
+    """Nothing came in: the subject says there were no inquiries."""
+    empty = build_report(
+        [],
+        [],
+        {},
+        owner_name="Bob Example",
+        timezone=ZoneInfo("Europe/Berlin"),
+        window_start=GOOD_START,
+        window_end=GOOD_END,
+        at=GOOD_END,
+        generated_at=NOW,
+    )
+    assert report_subject(empty) == (
+        "Out-of-office report for Bob Example: No inquiries while you were away"
+    )
 
 
 def test_to_inbox_false_appends_nothing(tmp_path: Path) -> None:
