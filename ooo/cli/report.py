@@ -21,6 +21,7 @@ from ooo.cli.common import (
 from ooo.errors import UserError
 
 if TYPE_CHECKING:
+    from ooo.config import Config
     from ooo.report import Format
 
 
@@ -39,6 +40,12 @@ def register(sub: SubParsers, common: argparse.ArgumentParser) -> None:
         metavar="DATETIME",
         help="the report as of this moment (default: the end of the away window)",
     )
+    rep.add_argument(
+        "--lang",
+        metavar="LANG",
+        help="the report's language: en, de, fr, es or nl (default: [report] language, "
+        "else the first of [reply] languages, else en)",
+    )
     add_account_option(rep, "report on")
 
 
@@ -47,6 +54,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from ooo.host.files import write_atomic
     from ooo.report import render
 
+    lang = _language(args.lang) if getattr(args, "lang", None) else None
     if _several_accounts(args):
         return for_each_account(args, cmd_report) or 0
     cfg = load_config(args)
@@ -66,7 +74,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     output = _output_path(args.output, args.format) if args.output else None
     with open_store(cfg) as store:
         report = build_owner_report(cfg, store, at)
-    text = render(report, args.format, template_dir=cfg.templates.dir)
+    text = render(
+        report, args.format, template_dir=cfg.templates.dir, language=lang or _config_language(cfg)
+    )
     if output:
         try:
             write_atomic(output, text)
@@ -92,6 +102,22 @@ def _several_accounts(args: argparse.Namespace) -> bool:
             advice="pick one with --account NAME (run it once per account)",
         )
     return True
+
+
+def _language(given: str) -> str:
+    """--lang, checked before any work: one of the report's languages (``de-AT`` is ``de``)."""
+    from ooo.locale import normalise
+
+    try:
+        return normalise(given)
+    except ValueError as exc:
+        raise UserError(f"--lang {given}: {exc}") from None
+
+
+def _config_language(cfg: Config) -> str:
+    from ooo.locale import configured
+
+    return configured(cfg)
 
 
 def _output_path(given: str, fmt: Format) -> Path:

@@ -445,6 +445,13 @@ class ReportConfig(_Model):
     language: str | None = None
     """The report's language (a shipped one); default: the first of [reply] languages."""
 
+    @field_validator("language")
+    @classmethod
+    def _shipped_language(cls, value: str | None) -> str | None:
+        from ooo.locale import normalise  # en, de, fr, es, nl: ooo/locale
+
+        return normalise(value) if value is not None else None
+
 
 class Config(_Model):
     owner: OwnerConfig

@@ -103,7 +103,9 @@ def main(argv: list[str] | None = None) -> None:
             catalog = read_po(fp, locale=code, domain=DOMAIN)
         catalog.update(pot, no_fuzzy_matching=False)
         write(catalog, path)
-        missing = sum(bool(m.id and (m.fuzzy or not all(_text(m.string)))) for m in catalog)
+        missing = sum(
+            bool(m.id and (m.fuzzy or not all(_text(m.string) or ("",)))) for m in catalog
+        )
         print(f"updated {path}: {missing} to translate")
 
 

@@ -152,6 +152,7 @@ def context(r: Report, lang: Language = ENGLISH) -> dict[str, Any]:
         )
     else:
         resolved = ngettext("resolved so far", "resolved so far", s.resolved)
+    drawn = chart(r.per_day, lang)
     return {
         "lang": lang.code,
         "_": _,
@@ -185,7 +186,9 @@ def context(r: Report, lang: Language = ENGLISH) -> dict[str, Any]:
         "reasons": [
             (lang.number(n), describe_reason(code, lang)) for code, n in r.suppressed.items()
         ],
-        "chart": chart(r.per_day, lang),
+        "chart": drawn,
+        # The chart's summary as a sentence (a date may end with its own full stop: "4 janv.").
+        "chart_sentence": drawn.summary if drawn.summary.endswith(".") else drawn.summary + ".",
         "open": [_open_row(v, tz, lang) for v in r.open],
         "resolved": [_resolved_row(v, lang) for v in r.resolved],
         "from_network": {v.ref: _from_network(v, tz, lang) for v in r.inquiries if v.from_network},
