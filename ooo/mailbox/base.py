@@ -12,8 +12,9 @@ The engine stores them and hands them back; it never parses them.
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 # Re-exported: the cap lives with the parser, which judges a cut header block.
@@ -68,6 +69,111 @@ class Batch:
     messages: list[FetchedMessage]
     cursor: str
     """Cursor positioned after the last message in ``messages`` (or unchanged)."""
+
+
+@dataclass(frozen=True)
+class Watching:
+    """What an open mailbox watches and how it learns of new mail (``ooo check`` shows it)."""
+
+    folders: tuple[str, ...]
+    """The folders watched, patterns resolved (``Clients/*`` -> ``Clients/acme``, ...)."""
+    how: str
+    """``"NOTIFY"``, ``"IDLE"``, ``"IDLE, one connection per folder"``, ``"polling every 60 s"``."""
+    problems: tuple[str, ...] = ()
+    """A pattern that matches nothing, a folder that does not exist (also logged as errors)."""
+    skipped: tuple[str, ...] = ()
+    """Folders a pattern matched that are never watched (Sent, Drafts, Trash, Junk), and why."""
+
+
+#: Folder names that hold the owner's own or unwanted mail, when a server does not mark them
+#: with SPECIAL-USE (RFC 6154): compared with a folder's last name, case-insensitively.
+NEVER_WATCHED_NAMES = frozenset(
+    {
+        "sent",
+        "sent items",
+        "sent messages",
+        "sent mail",
+        "drafts",
+        "trash",
+        "deleted items",
+        "deleted messages",
+        "junk",
+        "junk e-mail",
+        "junk email",
+        "spam",
+        "bulk mail",
+    }
+)
+
+
+def is_pattern(folder: str) -> bool:
+    """Whether a configured folder is an IMAP LIST pattern (``*``: anything, ``%``: anything
+    but the hierarchy delimiter)."""
+    return "*" in folder or "%" in folder
+
+
+def several(folders: Sequence[str]) -> bool:
+    """Whether a folder list needs the several-folder cursor and keys (more than one name, or
+    a pattern); one plain name keeps the single-folder ones of earlier versions."""
+    return len(folders) != 1 or is_pattern(folders[0])
+
+
+def qualified_key(folder: str, key: str) -> str:
+    """A message's key when several folders are watched: ``"Clients/acme:42"``. The engine
+    stores it as it is; the backend finds the folder again with :func:`split_key`."""
+    return f"{folder}:{key}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """``"Clients/acme:42"`` -> ``("Clients/acme", "42")``. The key part has no colon (a UID,
+    a counter), so the last one separates them whatever the folder is called."""
+    folder, sep, local = key.rpartition(":")
+    if not sep or not folder or not local:
+        raise ValueError(f"not a key of a watched folder: {key!r}")
+    return folder, local
+
+
+_FOLDERS_PREFIX = "folders:"
+
+
+@dataclass
+class FolderCursors:
+    """The cursor of several watched folders: each folder's validity and last key seen, and
+    the ``since`` of the baseline (a folder that appears later is read from it).
+
+    Encoded as ``"folders:"`` plus JSON; the engine stores and returns it like any cursor."""
+
+    since: datetime
+    positions: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def encode(self) -> str:
+        data = {
+            "since": self.since.isoformat(),
+            "at": {name: f"{v}:{last}" for name, (v, last) in sorted(self.positions.items())},
+        }
+        return _FOLDERS_PREFIX + json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, cursor: str) -> FolderCursors:
+        """Raises CursorInvalid for anything that is not such a cursor (a single-folder one
+        from an earlier config included)."""
+        try:
+            if not cursor.startswith(_FOLDERS_PREFIX):
+                raise ValueError("not a cursor of several folders")
+            data = json.loads(cursor[len(_FOLDERS_PREFIX) :])
+            since = datetime.fromisoformat(data["since"])
+            if since.tzinfo is None:
+                raise ValueError("since has no timezone")
+            positions: dict[str, tuple[int, int]] = {}
+            for name, value in data["at"].items():
+                validity, sep, last = str(value).partition(":")
+                if not sep or not validity.isdigit() or not last.isdigit():
+                    raise ValueError(f"bad position {value!r}")
+                positions[str(name)] = (int(validity), int(last))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            what = f"malformed cursor of several folders {cursor[:80]!r}: {exc}"
+            raise CursorInvalid(what) from exc
+        return cls(since, positions)
 
 
 class Mailbox(abc.ABC):
@@ -154,6 +260,10 @@ class Mailbox(abc.ABC):
         """Lowercase addresses in To/Cc/Bcc of the newest ``limit`` messages of ``folder``
         (with the Sent folder: everyone the owner has written to). A missing folder gives an
         empty set. The watched folder stays selected afterwards."""
+
+    def watching(self) -> Watching:
+        """What the open mailbox watches and how (``ooo check``); backends say more."""
+        return Watching((str(getattr(self, "folder", "")),), self.name)
 
     def __enter__(self) -> Mailbox:
         self.open()

@@ -6,6 +6,12 @@ a bumped :attr:`MemoryMailbox.validity` invalidates old cursors, and an outage
 (:attr:`MemoryMailbox.available` set to False, or :meth:`MemoryMailbox.fail_next`) drops
 the "connection" so the engine has to ``open()`` again, exactly as after a real server kick.
 
+With ``folders`` (several names, or LIST patterns such as ``"Clients/*"``) it watches several
+folders as the IMAP backend does: keys are ``"FOLDER:KEY"``, the cursor is a
+:class:`~ooo.mailbox.base.FolderCursors`, each folder has its own validity
+(:meth:`MemoryMailbox.reset_validity` takes one), patterns are matched again at every fetch,
+and Sent, Drafts, Trash and Junk are never watched.
+
 Tests and the demo may call :meth:`MemoryMailbox.deliver` from another thread while the
 engine blocks in :meth:`MemoryMailbox.wait`; every piece of state is guarded by one
 condition variable for that reason, even though the engine side is single-threaded.
@@ -13,8 +19,10 @@ condition variable for that reason, even though the engine side is single-thread
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -22,14 +30,23 @@ from ooo.core.parse import parse
 from ooo.mailbox.base import (
     BODY_CAP,
     HEADER_CAP,
+    NEVER_WATCHED_NAMES,
     Batch,
     CursorInvalid,
     FetchedMessage,
+    FolderCursors,
     Mailbox,
     MailboxAuthError,
     MailboxError,
     MailboxUnavailable,
+    Watching,
+    is_pattern,
+    qualified_key,
+    several,
+    split_key,
 )
+
+log = logging.getLogger("ooo")
 
 SEEN = "\\Seen"
 
@@ -75,12 +92,30 @@ class MemoryMailbox(Mailbox):
 
     name = "memory"
 
-    def __init__(self, folder: str = "INBOX", *, credentials_valid: bool = True) -> None:
-        self.folder = folder
+    def __init__(
+        self,
+        folder: str = "INBOX",
+        *,
+        folders: Sequence[str] | None = None,
+        credentials_valid: bool = True,
+    ) -> None:
+        self.patterns: tuple[str, ...] = tuple(folders) if folders else (folder,)
+        #: Several folders (keys "FOLDER:KEY", a FolderCursors cursor), or one as before.
+        self.several = several(self.patterns)
+        # deliver() puts mail here unless told otherwise: the first folder named outright.
+        self.folder = next((f for f in self.patterns if not is_pattern(f)), "INBOX")
         self.credentials_valid = credentials_valid
         self.validity = 1
+        self._bumps: dict[str, int] = {}
         self._cond = threading.Condition()
-        self._folders: dict[str, list[StoredMessage]] = {folder: []}
+        named = [f for f in (self.folder, *self.patterns) if not is_pattern(f)]
+        self._folders: dict[str, list[StoredMessage]] = {name: [] for name in named}
+        self._watched: list[str] = []
+        self._problems: tuple[str, ...] = ()
+        self._skipped: tuple[str, ...] = ()
+        # The positions of the folders still valid when a cursor went stale: baseline() keeps
+        # them, so one renumbered folder does not send the others back to the window's start.
+        self._keep: FolderCursors | None = None
         self._next_key = 1
         self._connected = False
         self._available = True
@@ -94,15 +129,34 @@ class MemoryMailbox(Mailbox):
     # -- test and demo API -------------------------------------------------------------
 
     def deliver(
-        self, raw: bytes, received_at: datetime | None = None, keywords: Iterable[str] = ()
+        self,
+        raw: bytes,
+        received_at: datetime | None = None,
+        keywords: Iterable[str] = (),
+        folder: str | None = None,
     ) -> str:
-        """Put a message into the watched folder, wake a waiting engine, return its key.
-        ``keywords``: flags set at delivery, as a server-side Sieve script sets them."""
+        """Put a message into the watched folder (or ``folder``, created if need be, as a
+        Sieve ``fileinto`` does), wake a waiting engine, return its key (as fetch_new will
+        name it). ``keywords``: flags set at delivery, as a server-side Sieve script sets them."""
         with self._cond:
-            key = self._store(self.folder, raw, received_at, set(keywords))
+            where = folder or self.folder
+            key = self._store(where, raw, received_at, set(keywords))
             self._arrived = True
             self._cond.notify_all()
-            return key
+            return qualified_key(where, key) if self.several else key
+
+    def create_folder(self, name: str) -> None:
+        """Make an empty folder (as the owner's mail client would)."""
+        with self._cond:
+            self._folders.setdefault(name, [])
+            self._arrived = True
+            self._cond.notify_all()
+
+    def delete_folder(self, name: str) -> None:
+        """Remove a folder and its messages (as the owner's mail client would)."""
+        with self._cond:
+            self._folders.pop(name, None)
+            self._cond.notify_all()
 
     @property
     def messages(self) -> list[StoredMessage]:
@@ -117,15 +171,19 @@ class MemoryMailbox(Mailbox):
     def message(self, key: str) -> StoredMessage:
         """The watched folder's message with this key; KeyError if there is none."""
         with self._cond:
-            for msg in self._folders[self.folder]:
-                if msg.key == key:
-                    return msg
-        raise KeyError(key)
+            found = self._find(key)
+        if found is None:
+            raise KeyError(key)
+        return found
 
-    def reset_validity(self) -> None:
-        """Bump the validity, as a server rebuilding its UID index does: old cursors die."""
+    def reset_validity(self, folder: str | None = None) -> None:
+        """Bump the validity, as a server rebuilding its UID index does: old cursors die.
+        ``folder``: only that folder's (several folders watched)."""
         with self._cond:
-            self.validity += 1
+            if folder is None:
+                self.validity += 1
+            else:
+                self._bumps[folder] = self._bumps.get(folder, 0) + 1
 
     @property
     def available(self) -> bool:
@@ -168,6 +226,8 @@ class MemoryMailbox(Mailbox):
                 raise MailboxAuthError("memory: credentials refused")
             self._connected = True
             self.open_count += 1
+            if self.several:
+                self._resolve()
 
     def close(self) -> None:
         with self._cond:
@@ -177,17 +237,29 @@ class MemoryMailbox(Mailbox):
     def baseline(self, since: datetime) -> str:
         with self._cond:
             self._check_connection()
-            msgs = self._folders[self.folder]
-            last = int(msgs[-1].key) if msgs else 0
-            for msg in msgs:
-                if msg.received_at >= since:
-                    last = int(msg.key) - 1
-                    break
-            return f"{self.validity}:{last}"
+            if self.several:
+                keep, self._keep = self._keep, None
+                cursors = FolderCursors(since, dict(keep.positions) if keep else {})
+                for name in self._resolve():
+                    if name not in cursors.positions:
+                        cursors.positions[name] = (self._validity(name), self._since(name, since))
+                return cursors.encode()
+            return f"{self._validity(self.folder)}:{self._since(self.folder, since)}"
+
+    def _since(self, folder: str, since: datetime) -> int:
+        """The last key of ``folder`` before mail received at or after ``since``."""
+        msgs = self._folders[folder]
+        last = int(msgs[-1].key) if msgs else 0
+        for msg in msgs:
+            if msg.received_at >= since:
+                return int(msg.key) - 1
+        return last
 
     def fetch_new(self, cursor: str, limit: int = 100) -> Batch:
         with self._cond:
             self._check_connection()
+            if self.several:
+                return self._fetch_several(cursor, limit)
             last = self._parse_cursor(cursor)
             pending = [m for m in self._folders[self.folder] if int(m.key) > last]
             newer = pending[: max(limit, 0)]
@@ -195,8 +267,41 @@ class MemoryMailbox(Mailbox):
             # does: the next wait() returns at once instead of sleeping on it.
             self._arrived = len(pending) > len(newer)
             fetched = [_to_fetched(m) for m in newer]
-            new_cursor = f"{self.validity}:{newer[-1].key}" if newer else cursor
+            new_cursor = f"{self._validity(self.folder)}:{newer[-1].key}" if newer else cursor
             return Batch(messages=fetched, cursor=new_cursor)
+
+    def _fetch_several(self, cursor: str, limit: int) -> Batch:
+        cursors = FolderCursors.decode(cursor)
+        positions = dict(cursors.positions)
+        for name in self._resolve():
+            position = positions.get(name)
+            if position is not None and position[0] != self._validity(name):
+                self._keep = FolderCursors(
+                    cursors.since, {f: p for f, p in positions.items() if f != name}
+                )
+                raise CursorInvalid(
+                    f"memory: folder {name!r} has validity {self._validity(name)}, the cursor "
+                    f"was made for {position[0]}"
+                )
+        fetched: list[FetchedMessage] = []
+        self._arrived = False
+        for name in self._watched:
+            validity, last = positions.get(name) or (
+                self._validity(name),
+                self._since(name, cursors.since),
+            )
+            pending = [m for m in self._folders[name] if int(m.key) > last]
+            newer = pending[: max(limit - len(fetched), 0)]
+            self._arrived = self._arrived or len(pending) > len(newer)
+            fetched += [_to_fetched(m, name) for m in newer]
+            positions[name] = (validity, int(newer[-1].key) if newer else last)
+        return Batch(messages=fetched, cursor=FolderCursors(cursors.since, positions).encode())
+
+    def watching(self) -> Watching:
+        with self._cond:
+            if not self.several:
+                return Watching((self.folder,), "push (in memory)")
+            return Watching(tuple(self._watched), "push (in memory)", self._problems, self._skipped)
 
     def wait(self, timeout: float) -> bool:
         with self._cond:
@@ -219,27 +324,24 @@ class MemoryMailbox(Mailbox):
     def _set_flag(self, key: str, keyword: str, *, present: bool) -> None:
         with self._cond:
             self._check_connection()
-            for msg in self._folders[self.folder]:
-                if msg.key == key:
-                    if present:
-                        msg.flags.add(keyword)
-                    else:
-                        msg.flags.discard(keyword)
-            # Like IMAP STORE on an expunged UID: silently nothing.
+            msg = self._find(key)
+            # None: like IMAP STORE on an expunged UID, silently nothing.
+            if msg is not None and present:
+                msg.flags.add(keyword)
+            elif msg is not None:
+                msg.flags.discard(keyword)
 
     def keywords(self, key: str) -> set[str]:
         with self._cond:
             self._check_connection()
-            for msg in self._folders[self.folder]:
-                if msg.key == key:
-                    return msg.keywords
-            return set()
+            msg = self._find(key)
+            return msg.keywords if msg is not None else set()
 
     def append(self, folder: str, raw: bytes, seen: bool = True) -> None:
         with self._cond:
             self._check_connection()
             self._store(folder, raw, None, {SEEN} if seen else set())
-            if folder == self.folder:
+            if folder == self.folder or folder in self._watched:
                 self._arrived = True
                 self._cond.notify_all()
 
@@ -253,6 +355,38 @@ class MemoryMailbox(Mailbox):
         return found
 
     # -- internals -----------------------------------------------------------------------
+
+    def _validity(self, folder: str) -> int:
+        return self.validity + self._bumps.get(folder, 0)
+
+    def _find(self, key: str) -> StoredMessage | None:
+        folder, local = split_key(key) if self.several else (self.folder, key)
+        return next((m for m in self._folders.get(folder, []) if m.key == local), None)
+
+    def _resolve(self) -> list[str]:
+        """Match the configured names and patterns against the folders there are now, as the
+        IMAP backend does with LIST; a problem is logged when it first appears."""
+        watched: list[str] = []
+        problems: list[str] = []
+        skipped: list[str] = []
+        for pattern in self.patterns:
+            regex = _pattern_regex(pattern)
+            names = [n for n in self._folders if regex.fullmatch(n)]
+            kept = [n for n in names if n.rsplit("/", 1)[-1].lower() not in NEVER_WATCHED_NAMES]
+            skipped += [f"{n} (never watched)" for n in names if n not in kept]
+            if not kept:
+                problems.append(
+                    f"mailbox.folders: {pattern!r} matches no folder in memory"
+                    if is_pattern(pattern)
+                    else f"mailbox.folders: folder {pattern!r} does not exist in memory"
+                )
+            watched += [n for n in sorted(kept) if n not in watched]
+        for problem in problems:
+            if problem not in self._problems:
+                log.error("%s; the other folders are watched", problem)
+        self._watched, self._problems = watched, tuple(problems)
+        self._skipped = tuple(dict.fromkeys(skipped))
+        return watched
 
     def _store(self, folder: str, raw: bytes, received_at: datetime | None, flags: set[str]) -> str:
         # One key sequence across folders keeps keys unique, which is all IMAP promises.
@@ -281,17 +415,26 @@ class MemoryMailbox(Mailbox):
         validity, sep, last = cursor.partition(":")
         if not sep or not validity.isdigit() or not last.isdigit():
             raise CursorInvalid(f"memory: malformed cursor {cursor!r}")
-        if int(validity) != self.validity:
+        if int(validity) != self._validity(self.folder):
             raise CursorInvalid(
-                f"memory: cursor validity {validity} is stale (now {self.validity})"
+                f"memory: cursor validity {validity} is stale (now {self._validity(self.folder)})"
             )
         return int(last)
 
 
-def _to_fetched(msg: StoredMessage) -> FetchedMessage:
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    """An IMAP LIST pattern as a regex ("/" is the hierarchy delimiter; INBOX has any case)."""
+    parts = [".*" if c == "*" else "[^/]*" if c == "%" else re.escape(c) for c in pattern]
+    regex = "".join(parts)
+    if pattern.upper() == "INBOX":
+        return re.compile(regex, re.IGNORECASE)
+    return re.compile(regex)
+
+
+def _to_fetched(msg: StoredMessage, folder: str | None = None) -> FetchedMessage:
     headers, body = split_message(msg.raw)
     return FetchedMessage(
-        key=msg.key,
+        key=qualified_key(folder, msg.key) if folder else msg.key,
         headers=headers[:HEADER_CAP],
         body=body[:BODY_CAP],
         received_at=msg.received_at,

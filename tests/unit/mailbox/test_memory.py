@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -189,3 +190,139 @@ def test_split_message(raw: bytes, headers: bytes, body: bytes) -> None:
     """The header block ends at the first blank line (CRLF or LF) and keeps it, like
     IMAP BODY[HEADER]; a message with no blank line is all header."""
     assert split_message(raw) == (headers, body)
+
+
+# -- several folders -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def several() -> Iterator[MemoryMailbox]:
+    box = MemoryMailbox(folders=["INBOX", "Clients/*"])
+    box.create_folder("Clients/acme")
+    box.open()
+    yield box
+    box.close()
+
+
+class TestMemoryMailboxSeveralFolders(MailboxContract):
+    """MemoryMailbox watching INBOX and Clients/* passes the contract, mail in Clients/acme."""
+
+    watched_folder = "Clients/acme"
+
+    @pytest.fixture
+    def mailbox(self, several: MemoryMailbox) -> MemoryMailbox:
+        return several
+
+    @pytest.fixture
+    def deliver(self, several: MemoryMailbox) -> Deliver:
+        def deliver(raw: bytes) -> None:
+            several.deliver(raw, folder="Clients/acme")
+
+        return deliver
+
+    @pytest.fixture
+    def store(self, several: MemoryMailbox) -> Store:
+        def store(raw: bytes, received_at: datetime | None) -> None:
+            several.deliver(raw, received_at, folder="Clients/acme")
+
+        return store
+
+    @pytest.fixture
+    def folder_contents(self, several: MemoryMailbox) -> FolderContents:
+        def contents(folder: str) -> list[tuple[bytes, frozenset[str]]]:
+            return [(m.raw, frozenset(m.flags)) for m in several.folder_messages(folder)]
+
+        return contents
+
+    @pytest.fixture
+    def make_cursor_stale(self, several: MemoryMailbox) -> Callable[[], None]:
+        return lambda: several.reset_validity("Clients/acme")
+
+    @pytest.fixture
+    def wrong_password_mailbox(self) -> MemoryMailbox:
+        return MemoryMailbox(folders=["INBOX", "Clients/*"], credentials_valid=False)
+
+    @pytest.fixture
+    def unreachable_mailbox(self) -> MemoryMailbox:
+        box = MemoryMailbox(folders=["INBOX", "Clients/*"])
+        box.available = False
+        return box
+
+
+def test_several_folders_keys_name_their_folder(several: MemoryMailbox) -> None:
+    """With several folders, keys are "FOLDER:KEY" and tags land on the right folder's
+    message."""
+    cursor = several.baseline(datetime.now(UTC) - timedelta(days=1))
+    inbox = several.deliver(message("in inbox"))
+    acme = several.deliver(message("filed"), folder="Clients/acme")
+    batch = several.fetch_new(cursor)
+    assert [m.key for m in batch.messages] == [inbox, acme]
+    assert acme.startswith("Clients/acme:") and inbox.startswith("INBOX:")
+    several.tag(acme, "$OooReplied")
+    assert several.keywords(acme) == {"$OooReplied"}
+    assert several.keywords(inbox) == set()
+
+
+def test_sent_drafts_trash_junk_are_never_watched() -> None:
+    """A pattern matching everything leaves the owner's Sent, Drafts, Trash and Junk out."""
+    box = MemoryMailbox(folders=["*"])
+    for name in ("Sent", "Drafts", "Trash", "Junk", "Clients/acme"):
+        box.create_folder(name)
+    with box:
+        watching = box.watching()
+        cursor = box.baseline(datetime.now(UTC) - timedelta(days=1))
+        box.deliver(message("copy of a reply"), folder="Sent")
+        box.deliver(message("question"), folder="Clients/acme")
+        assert [m.key.split(":")[0] for m in box.fetch_new(cursor).messages] == ["Clients/acme"]
+    assert set(watching.folders) == {"INBOX", "Clients/acme"}
+    assert len(watching.skipped) == 4
+
+
+def test_a_pattern_matching_nothing_is_logged_and_the_rest_watched(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A pattern that matches no folder is an error in the log naming it; the other folders
+    are still read."""
+    box = MemoryMailbox(folders=["INBOX", "Projects/*"])
+    with caplog.at_level("ERROR", logger="ooo"), box:
+        cursor = box.baseline(datetime.now(UTC) - timedelta(days=1))
+        box.deliver(message("still read"))
+        assert len(box.fetch_new(cursor).messages) == 1
+        assert box.watching().problems == (
+            "mailbox.folders: 'Projects/*' matches no folder in memory",
+        )
+    assert "'Projects/*' matches no folder" in caplog.text
+
+
+def test_one_renumbered_folder_keeps_the_others_place(several: MemoryMailbox) -> None:
+    """When one folder's validity changes, the re-baseline keeps the other folders where they
+    were: their mail is not read again."""
+    since = datetime.now(UTC) - timedelta(days=1)
+    several.deliver(message("inbox mail"))
+    several.deliver(message("acme mail"), folder="Clients/acme")
+    _, cursor = drain_all(several, several.baseline(since))
+    several.reset_validity("Clients/acme")
+    with pytest.raises(CursorInvalid):
+        several.fetch_new(cursor)
+    fresh = several.baseline(since)
+    again, _ = drain_all(several, fresh)
+    assert [m.key.split(":")[0] for m in again] == ["Clients/acme"]
+
+
+def test_a_folder_appearing_later_is_read_from_the_baseline(several: MemoryMailbox) -> None:
+    """A folder created under a watched pattern after the baseline is read from the
+    baseline's start, without a reconnect."""
+    cursor = several.baseline(datetime.now(UTC) - timedelta(days=1))
+    several.create_folder("Clients/beta")
+    key = several.deliver(message("new client"), folder="Clients/beta")
+    assert [m.key for m in several.fetch_new(cursor).messages] == [key]
+
+
+def drain_all(box: MemoryMailbox, cursor: str) -> tuple[list[Any], str]:
+    found: list[Any] = []
+    while True:
+        batch = box.fetch_new(cursor)
+        found += batch.messages
+        if batch.cursor == cursor:
+            return found, cursor
+        cursor = batch.cursor
