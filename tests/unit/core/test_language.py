@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ooo.core.language import (
     COUNTRY_LANGUAGES,
@@ -238,3 +240,30 @@ def test_every_country_names_languages() -> None:
     for tld, spoken in COUNTRY_LANGUAGES.items():
         assert len(tld) == 2 and tld.islower() and spoken
         assert all(len(code) == 2 for code in spoken)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    subject=st.text(max_size=200),
+    body=st.text(max_size=2000),
+    content_language=st.text(max_size=60),
+    local=st.from_regex(r"[a-z]{1,8}", fullmatch=True),
+    tld=st.sampled_from(["de", "be", "com", "xn--p1ai", "ch", "", "fr."]),
+)
+def test_the_choice_never_fails(
+    subject: str, body: str, content_language: str, local: str, tld: str
+) -> None:
+    """Whatever a message holds (any subject, body, Content-Language, sender domain), the
+    choice is one of the reply languages, with a reason, and never raises."""
+
+    def line(text: str) -> str:
+        return text.replace("\r", " ").replace("\n", " ")
+
+    raw = (
+        f"From: {local}@example.{tld}\r\nSubject: {line(subject)}\r\n"
+        f"Content-Language: {line(content_language)}\r\n\r\n"
+    ).encode("utf-8", "surrogatepass")
+    msg = parse("1", raw, body.encode("utf-8", "surrogatepass"))
+    choice = choose(msg, ("nl", "de", "en"), bilingual=("de", "en"))
+    assert choice.language in ("nl", "de", "en") and choice.reason
+    assert choice.languages[0] == choice.language
