@@ -188,17 +188,21 @@ def build_owner_report(cfg: Config, store: Store, at: datetime | None = None) ->
 
 
 def write_reports(cfg: Config, store: Store) -> list[Path]:
-    """The end-of-window reports, in the state dir: HTML for reading, JSON for tools."""
+    """The end-of-window reports, in the state dir: HTML for reading, JSON for tools, in the
+    report's language ([report] language, else the replies' default: ooo.locale.configured)."""
+    from ooo.locale import configured
+
     report = build_owner_report(cfg, store)
+    lang = configured(cfg)
     written = []
     for fmt in ("html", "json"):
         path = state_dir(cfg) / f"{REPORT_NAME}{SUFFIXES[fmt]}"
         try:
-            text = render(report, fmt, template_dir=cfg.templates.dir)
+            text = render(report, fmt, template_dir=cfg.templates.dir, language=lang)
         except UserError as exc:
             # The owner's report template broke: the report still gets written, with ours.
             log.error("%s; writing %s with the shipped template", exc.message, path.name)
-            text = render(report, fmt)
+            text = render(report, fmt, language=lang)
         write_atomic(path, text)
         written.append(path)
     return written

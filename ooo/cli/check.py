@@ -1,5 +1,5 @@
-"""``ooo check``: the config, the templates, both connections and each watched network, one
-line each.
+"""``ooo check``: the config, the templates, both connections, each watched folder (and how:
+NOTIFY, IDLE or polling) and each watched network, one line each.
 
 A watched ``[[network]]`` entry is signed in to read-only, with the secret and the session the
 daemon uses (``ooo.host.secrets.network_secret`` and ``session_vault``), and says what it can
@@ -26,6 +26,7 @@ from ooo.errors import OooError, UserError
 if TYPE_CHECKING:
     from ooo.config import Config
     from ooo.core.network import NetworkEntry
+    from ooo.mailbox.base import Watching
     from ooo.networks.base import Watcher
 
 #: ``line(ok, what, detail)``: one line of the check's output.
@@ -78,8 +79,9 @@ def cmd_check(args: argparse.Namespace) -> int:
                 else f"{cfg.mailbox.backend} {cfg.mailbox.username}@{cfg.mailbox.host}:"
                 f"{cfg.mailbox.effective_port}"
             )
-            + f" logged in, folder {cfg.mailbox.folder!r} selected",
+            + " logged in",
         )
+        check_folders(mailbox.watching(), line)
         autoreply = getattr(mailbox, "server_autoreply", None)
         if autoreply is not None:
             state = autoreply()
@@ -105,6 +107,17 @@ def cmd_check(args: argparse.Namespace) -> int:
     check_handoff(cfg, line)
     line(True, "state", str(state_dir(cfg)))
     return 1 if failures else 0
+
+
+def check_folders(watching: Watching, line: Line) -> None:
+    """One line per watched folder, with how news of it arrives (NOTIFY, IDLE, polling); a
+    FAIL line per name or pattern that finds no folder; the folders never watched."""
+    for folder in watching.folders:
+        line(True, "folder", f"{folder!r} watched ({watching.how})")
+    for problem in watching.problems:
+        line(False, "folder", problem)
+    if watching.skipped:
+        print(f"{'skip':<5} {'folder':<10} never watched: {', '.join(watching.skipped)}")
 
 
 def check_handoff(cfg: Config, line: Line) -> None:

@@ -49,6 +49,7 @@ from ooo.mailbox.base import (
     Mailbox,
     MailboxAuthError,
     MailboxUnavailable,
+    Watching,
 )
 
 Security = Literal["ssl", "starttls", "plain"]
@@ -146,6 +147,12 @@ class ImapMailbox(Mailbox):
     @property
     def connected(self) -> bool:
         return self._client is not None
+
+    def watching(self) -> Watching:
+        client = self._client
+        idle = self.use_idle and client is not None and client.has_capability("IDLE")
+        how = "IDLE" if idle else f"polling every {self.poll_interval:g} s"
+        return Watching((self.folder,), how)
 
     # -- connection ----------------------------------------------------------------------
 

@@ -505,3 +505,18 @@ def test_the_language_defaults_to_the_first_reply_language_the_report_has() -> N
 
     assert configured(config("it", "nl", "en")) == "nl"
     assert configured(config("it")) == "en"
+
+
+def test_the_reports_in_the_state_dir_speak_the_configured_language(tmp_path: Path) -> None:
+    """When the window ends, report.html and report.json in the state dir are in ``[report]
+    language`` too."""
+    from ooo.app import write_reports
+    from ooo.config import load
+
+    cfg = load(write_config(tmp_path, GOOD + '\n[report]\nlanguage = "nl"\n'))
+    (tmp_path / "state").mkdir()
+    with tracked(Store(tmp_path / "state" / "state.db")) as store:
+        html_path, json_path = write_reports(cfg, store)
+    assert '<html lang="nl">' in html_path.read_text(encoding="utf-8")
+    assert "Terwijl je weg was" in html_path.read_text(encoding="utf-8")
+    assert json.loads(json_path.read_text(encoding="utf-8"))["language"] == "nl"
