@@ -3,8 +3,13 @@ the middle. It knows the Mailbox and Transport interfaces, never a mail library.
 
 One call of :meth:`Engine.sync` reads everything after the stored cursor, decides each message
 once (the decision and any queued reply are committed together), advances the cursor, and
-sends what is due. Restart safety comes from the store (see ``ooo.store``): a replayed batch
-is recognised message by message, and a reply is sent only from the outbox.
+sends what is due. Sending is streamed: a reply is taken from the outbox as soon as its
+decision is committed, not after the batch, and when the transport offers several sessions
+(``Transport.concurrent_sends``) up to that many sends run on worker threads while the next
+messages are decided. Only the engine's thread touches the store and the mailbox: each reply
+is marked ``sending`` (committed) before its SMTP transaction starts, and its outcome is
+committed when it comes back. Restart safety comes from the store (see ``ooo.store``): a
+replayed batch is recognised message by message, and a reply is sent only from the outbox.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import logging
 import random
 import re
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.utils import make_msgid
@@ -28,7 +34,7 @@ from ooo.core.resolve import Role, Signal, classify
 from ooo.core.routing import Routing
 from ooo.core.sieve import SERVER_KEYWORD
 from ooo.mailbox.base import CursorInvalid, FetchedMessage, Mailbox, MailboxError
-from ooo.store import MessageRecord, Store, TagTask, iso
+from ooo.store import MessageRecord, OutboxItem, Store, TagTask, iso
 from ooo.templating import Renderer
 from ooo.transport.base import (
     Transport,
@@ -47,6 +53,10 @@ RETRY_FIRST = 15.0
 RETRY_CAP = 900.0
 #: References read from one message: enough for a real thread, too few for a guessing attack.
 REFS_CONSIDERED = 3
+#: Replies taken from the outbox at once when sending from the engine's own thread.
+SEND_CHUNK = 100
+#: Messages in the first fetch of a pass ([limits] batch_size for the following ones).
+FIRST_BATCH = 10
 
 
 def retry_delay(
@@ -128,6 +138,16 @@ class Engine:
     """While the mail server stands in for ooo without marking what it answers (Exchange's
     automatic replies): the moment it took over. A message received since is its to answer."""
     _epoch: int = field(default=0, init=False)
+    _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+    _inflight: dict[Future[dict[str, str]], OutboxItem] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    """Sends under way on the pool's threads: their rows are in state ``sending``."""
+    _replied: list[tuple[str, bytes]] = field(default_factory=list, init=False, repr=False)
+    """Replies sent since the last tagging and Sent copy: (message key, raw)."""
+    _halted: bool = field(default=False, init=False, repr=False)
+    """The transport said it is unavailable: start no more sends in this pass."""
+    _sent: int = field(default=0, init=False, repr=False)
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -162,31 +182,47 @@ class Engine:
     # -- reading ----------------------------------------------------------------------------
 
     def sync(self) -> int:
-        """Decide every message after the cursor; send what is due. Returns messages read."""
+        """Decide every message after the cursor, each reply leaving as soon as its decision
+        is committed; send whatever else is due. Returns messages read. Every send it started
+        has finished (and its outcome is committed) when it returns, even by an exception."""
+        self._halted = False
+        try:
+            return self._sync()
+        finally:
+            self._drain()
+            self._after_send_now()
+
+    def _sync(self) -> int:
         name = self.settings.mailbox_id
         cursor, self._epoch = self.store.cursor(name)
         if cursor is None:
             cursor = self._baseline(new_epoch=False)
         total = 0
+        # The first batch of a pass is small, so that the first reply of a burst does not
+        # wait for a hundred messages to be fetched and parsed; then batch_size.
+        limit = min(FIRST_BATCH, self.settings.batch_size)
         while True:
             try:
-                batch = self.mailbox.fetch_new(cursor, self.settings.batch_size)
+                batch = self.mailbox.fetch_new(cursor, limit)
             except CursorInvalid as exc:
                 log.warning("%s: %s; starting again from the away window", name, exc)
                 cursor = self._baseline(new_epoch=True)
                 continue
             for fetched in batch.messages:
                 self.handle(fetched)
+                self._pump(wait=False)  # its reply leaves now, while the next are decided
             if batch.cursor != cursor:
                 with self.store.transaction():
                     self.store.set_cursor(name, batch.cursor, self.clock())
                 cursor = batch.cursor
             total += len(batch.messages)
             if batch.messages:
+                self._after_send_now()  # one STORE and one APPEND for the batch's replies
+            if len(batch.messages) < limit:
                 self.flush()
-            if len(batch.messages) < self.settings.batch_size:
                 self.sync_tags()
                 return total
+            limit = self.settings.batch_size
 
     def _baseline(self, *, new_epoch: bool) -> str:
         cursor = self.mailbox.baseline(self.settings.window_start)
@@ -575,84 +611,157 @@ class Engine:
     # -- sending ----------------------------------------------------------------------------
 
     def flush(self) -> int:
-        """Send every due reply. Stops at the first sign the server is down; returns sent."""
-        replied: list[tuple[str, bytes]] = []
+        """Send every due reply and wait for the sends under way. Stops starting new ones at
+        the first sign the server is down; returns how many were sent."""
+        before = self._sent
+        self._halted = False
         try:
-            return self._flush(replied)
+            self._pump(wait=True)
         finally:
-            # One STORE and one MULTIAPPEND for the whole batch: the keyword and the Sent copy
-            # are courtesies for the owner's mail client; the store is the record.
-            if replied:
-                self._after_send(replied)
+            self._drain()
+            self._after_send_now()
+        return self._sent - before
 
-    def _flush(self, replied: list[tuple[str, bytes]]) -> int:
-        sent = 0
+    def _pump(self, *, wait: bool) -> None:
+        """Collect the sends that finished, and start those that are due, as many as the
+        transport takes at once. With ``wait``: until nothing is due or under way."""
         while True:
-            now = self.clock()
-            due = self.store.due_replies(now)
-            if not due:
-                return sent
+            self._collect(block=False)
+            if not self._halted and self._start_due():
+                continue  # more may be due, or a session free again
+            if not (wait and self._inflight):
+                return
+            self._collect(block=True)
+
+    def _start_due(self) -> int:
+        """Start due replies (in the engine's thread, or on the pool); return how many."""
+        threads = 0 if self.dry_run else self.transport.concurrent_sends
+        room = threads - len(self._inflight) if threads > 0 else SEND_CHUNK
+        if room <= 0:
+            return 0
+        now = self.clock()
+        due = self.store.due_replies(now, limit=room)
+        if threads <= 0:
             for item in due:
                 with self.store.transaction():
                     self.store.set_reply_state(item.id, "sending", now)
-                try:
-                    refused: dict[str, str] = {}
-                    if self.dry_run:
-                        log.info("dry run: would send %s to %s", item.message_id, item.recipient)
-                    else:
-                        refused = self.transport.send(item.raw, item.envelope_from, item.recipients)
-                except TransportRejected as exc:
-                    with self.store.transaction():
-                        self.store.set_reply_state(item.id, "failed", now, error=str(exc))
-                        self.store.event("reply_failed", now, reply_id=item.id, error=str(exc))
-                    log.error("reply to %s refused for good: %s", item.recipient, exc)
-                    continue
-                except TransportUnavailable as exc:
-                    first = self.settings.retry_first.total_seconds()
-                    retry = now + retry_delay(item.attempts + 1, first=first)
-                    with self.store.transaction():
-                        self.store.set_reply_state(
-                            item.id, "queued", now, error=str(exc), next_attempt_at=retry
-                        )
-                        self.store.defer_queued(retry)
-                        self.store.set_status("last_error", str(exc), now)
-                    log.warning(
-                        "reply to %s not sent (%s); kept queued, next try %s",
-                        item.recipient,
-                        exc,
-                        retry.isoformat(timespec="seconds"),
-                    )
-                    return sent
-                now = self.clock()
-                with self.store.transaction():
-                    self.store.set_reply_state(
-                        item.id,
-                        "sent",
-                        now,
-                        error=f"copy refused: {refused}" if refused else None,
-                    )
-                    self.store.event(
-                        "reply_sent",
-                        now,
-                        reply_id=item.id,
-                        to=item.recipient,
-                        reply_message_id=item.message_id,
-                        refused=refused,
-                    )
-                for rcpt, answer in refused.items():
-                    log.warning(
-                        "the server refused the copy to %s (%s): check the delegate's "
-                        "address in the config",
-                        rcpt,
-                        answer,
-                    )
-                sent += 1
-                if not self.dry_run:  # the dry run said "would send" above; nothing was sent
-                    verb = "replied to" if item.kind == "reply" else "forwarded to"
-                    cc = f" (cc {', '.join(item.cc)})" if item.cc else ""
-                    log.info("%s %s%s: %s", verb, item.recipient, cc, item.message_id)
-                if not self.dry_run and item.kind == "reply":
-                    replied.append((item.message_key, item.raw))
+                self._finish(item, self._send_here(item))
+                if self._halted:
+                    break
+            return len(due)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(threads, thread_name_prefix="ooo-send")
+        # Committed before the transactions start: a crash from here on leaves them
+        # "sending", which recover() turns into "uncertain", never into a second send.
+        with self.store.transaction():
+            for item in due:
+                self.store.set_reply_state(item.id, "sending", now)
+        for item in due:
+            future = self._pool.submit(
+                self.transport.send, item.raw, item.envelope_from, item.recipients
+            )
+            self._inflight[future] = item
+        return len(due)
+
+    def _send_here(self, item: OutboxItem) -> Future[dict[str, str]]:
+        """One send in the engine's thread, its outcome as a finished Future."""
+        done: Future[dict[str, str]] = Future()
+        try:
+            if self.dry_run:
+                log.info("dry run: would send %s to %s", item.message_id, item.recipient)
+                done.set_result({})
+            else:
+                done.set_result(self.transport.send(item.raw, item.envelope_from, item.recipients))
+        except Exception as exc:  # handed to _finish, which re-raises what it does not know
+            done.set_exception(exc)
+        return done
+
+    def _collect(self, *, block: bool) -> None:
+        """Commit the outcome of every send that has finished (with ``block``: wait for at
+        least one first)."""
+        if not self._inflight:
+            return
+        if block:
+            finished = wait(self._inflight, return_when=FIRST_COMPLETED).done
+        else:
+            finished = {f for f in self._inflight if f.done()}
+        for future in sorted(finished, key=lambda f: self._inflight[f].id):
+            self._finish(self._inflight.pop(future), future)
+
+    def _drain(self) -> None:
+        """Wait for every send under way and commit its outcome; start nothing new."""
+        try:
+            while self._inflight:
+                self._collect(block=True)
+        finally:
+            if self._pool is not None and not self._inflight:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+
+    def _finish(self, item: OutboxItem, outcome: Future[dict[str, str]]) -> None:
+        """Commit what became of one send."""
+        now = self.clock()
+        try:
+            refused = outcome.result()
+        except TransportRejected as exc:
+            with self.store.transaction():
+                self.store.set_reply_state(item.id, "failed", now, error=str(exc))
+                self.store.event("reply_failed", now, reply_id=item.id, error=str(exc))
+            log.error("reply to %s refused for good: %s", item.recipient, exc)
+            return
+        except TransportUnavailable as exc:
+            first = self.settings.retry_first.total_seconds()
+            retry = now + retry_delay(item.attempts + 1, first=first)
+            with self.store.transaction():
+                self.store.set_reply_state(
+                    item.id, "queued", now, error=str(exc), next_attempt_at=retry
+                )
+                self.store.defer_queued(retry)
+                self.store.set_status("last_error", str(exc), now)
+            log.warning(
+                "reply to %s not sent (%s); kept queued, next try %s",
+                item.recipient,
+                exc,
+                retry.isoformat(timespec="seconds"),
+            )
+            self._halted = True
+            return
+        with self.store.transaction():
+            self.store.set_reply_state(
+                item.id,
+                "sent",
+                now,
+                error=f"copy refused: {refused}" if refused else None,
+            )
+            self.store.event(
+                "reply_sent",
+                now,
+                reply_id=item.id,
+                to=item.recipient,
+                reply_message_id=item.message_id,
+                refused=refused,
+            )
+        for rcpt, answer in refused.items():
+            log.warning(
+                "the server refused the copy to %s (%s): check the delegate's "
+                "address in the config",
+                rcpt,
+                answer,
+            )
+        self._sent += 1
+        if not self.dry_run:  # the dry run said "would send" above; nothing was sent
+            verb = "replied to" if item.kind == "reply" else "forwarded to"
+            cc = f" (cc {', '.join(item.cc)})" if item.cc else ""
+            log.info("%s %s%s: %s", verb, item.recipient, cc, item.message_id)
+        if not self.dry_run and item.kind == "reply":
+            self._replied.append((item.message_key, item.raw))
+
+    def _after_send_now(self) -> None:
+        # The keyword and the Sent copy are courtesies for the owner's mail client; the store
+        # is the record. Batched: one STORE and one MULTIAPPEND for many replies.
+        replied, self._replied = self._replied, []
+        if replied:
+            self._after_send(replied)
 
     def _after_send(self, replied: list[tuple[str, bytes]]) -> None:
         try:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 Secret = Callable[[str, "MailboxConfig | SmtpConfig"], Callable[[], str]]
 
 
-def _smtp(cfg: SmtpConfig, secret: Secret) -> Transport:
+def _smtp(cfg: SmtpConfig, secret: Secret, sessions: int = 1) -> Transport:
     from ooo.transport.smtp import SmtpTransport
 
     return SmtpTransport(
@@ -29,6 +29,7 @@ def _smtp(cfg: SmtpConfig, secret: Secret) -> Transport:
         secret("smtp", cfg) if cfg.username else None,
         ca_file=cfg.ca_file,
         auth=cfg.auth,
+        sessions=sessions,
     )
 
 
@@ -49,5 +50,5 @@ def create(cfg: Config, secret: Secret) -> Transport:
     """SMTP when ``[smtp]`` is set; else Exchange sends from the mailbox itself (the config
     allows no [smtp] only with backend = "exchange")."""
     if cfg.smtp is not None:
-        return _smtp(cfg.smtp, secret)
+        return _smtp(cfg.smtp, secret, cfg.limits.smtp_sessions)
     return _exchange(cfg.mailbox, secret)

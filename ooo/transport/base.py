@@ -31,6 +31,10 @@ class TransportAuthError(TransportUnavailable):
 
 class Transport(abc.ABC):
     name: str = "transport"
+    concurrent_sends: int = 0
+    """How many sends the engine may run at once, on worker threads (the transport then keeps
+    a connection per send in flight, and ``send`` is thread-safe). 0: the engine sends one at
+    a time from its own thread."""
 
     @abc.abstractmethod
     def send(self, raw: bytes, envelope_from: str, recipients: list[str]) -> dict[str, str]:
