@@ -141,6 +141,9 @@ class MailboxConfig(PasswordSource):
     security: Literal["ssl", "starttls", "plain"] = "ssl"
     username: str
     folder: str = "INBOX"
+    folders: list[str] | None = None
+    """Several folders to watch, IMAP LIST patterns allowed ("Clients/*", "Projects/%"):
+    instead of ``folder``. Sent, Drafts, Trash and Junk are never watched."""
     ca_file: Path | None = None
     sent_folder: str | None = None
     """Append a copy of every reply to this folder (e.g. "Sent"); off when unset."""
@@ -177,6 +180,36 @@ class MailboxConfig(PasswordSource):
                 f"when username {self.username!r} is not one"
             )
         return self
+
+    @model_validator(mode="after")
+    def _one_way_to_name_folders(self) -> MailboxConfig:
+        if self.folders is None:
+            return self
+        if "folder" in self.model_fields_set:
+            raise ValueError(
+                "mailbox.folder and mailbox.folders are both set: keep one (folders = "
+                f'["{self.folder}", ...] watches several)'
+            )
+        if not self.folders:
+            raise ValueError('mailbox.folders is empty: name at least one folder ("INBOX")')
+        for name in self.folders:
+            if not name.strip() or any(c in name for c in "\r\n\0"):
+                raise ValueError(f"mailbox.folders: {name!r} is not a folder name")
+        if len(set(self.folders)) != len(self.folders):
+            raise ValueError(f"mailbox.folders names a folder twice: {self.folders}")
+        if self.backend == "exchange" and (
+            len(self.folders) > 1 or any(c in self.folders[0] for c in "*%")
+        ):
+            raise ValueError(
+                'mailbox.folders: backend = "exchange" watches one folder; use '
+                "mailbox.folder (several folders are for IMAP)"
+            )
+        return self
+
+    @property
+    def watched_folders(self) -> tuple[str, ...]:
+        """What to watch: ``folders`` when set, else ``folder`` alone."""
+        return tuple(self.folders) if self.folders is not None else (self.folder,)
 
     @property
     def ews_auth(self) -> Literal["ntlm", "basic", "oauth2"]:
@@ -446,6 +479,13 @@ class ReportConfig(_Model):
     """Put the report into the owner's own inbox (IMAP APPEND / an Exchange item), once."""
     language: str | None = None
     """The report's language (a shipped one); default: the first of [reply] languages."""
+
+    @field_validator("language")
+    @classmethod
+    def _shipped_language(cls, value: str | None) -> str | None:
+        from ooo.locale import normalise  # en, de, fr, es, nl: ooo/locale
+
+        return normalise(value) if value is not None else None
 
 
 class Config(_Model):
