@@ -33,6 +33,8 @@ def make_detector(languages: Sequence[str]) -> Detect | None:
     """A detector for ``languages`` (codes), or None when there is nothing to choose between
     (one language) or lingua knows fewer than two of them. Nothing is loaded until the first
     call."""
+    if len(set(languages)) < 2:
+        return None  # nothing to choose between: lingua is not even imported
     offered = tuple(dict.fromkeys(code for code in languages if _lingua_language(code)))
     if len(offered) < 2:
         return None

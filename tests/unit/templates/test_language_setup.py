@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import email
 import email.policy
+import subprocess
+import sys
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -70,10 +72,22 @@ def problems(text: str) -> str:
 
 
 def test_the_default_is_english_only() -> None:
-    """Without `languages`, replies are English and no detector is built."""
+    """Without `languages`, replies are English, no detector is built and lingua is not even
+    imported (checked in a fresh interpreter)."""
     cfg = config()
     assert cfg.reply.languages == ["en"] and cfg.reply.bilingual == []
     assert engine_settings(cfg).reply.detect is None
+    code = (
+        "import sys\n"
+        "from ooo.app import engine_settings\n"
+        "from tests.support.routing import config\n"
+        "engine_settings(config())\n"
+        "print('lingua' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize(
