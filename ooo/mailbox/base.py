@@ -217,7 +217,7 @@ class Mailbox(abc.ABC):
         without push simply sleeps. Raises MailboxUnavailable on a dead connection.
         """
 
-    def interrupt(self) -> None:
+    def interrupt(self) -> None:  # noqa: B027 - an optional hook: nothing is the right default
         """Cut a wait() running in another thread short (a daemon of several accounts stops or
         reloads one): that wait() then raises MailboxUnavailable, or returns, soon; the
         caller closes and reopens. Never raises. By default nothing: wait() ends at its

@@ -58,6 +58,7 @@ from ooo.mailbox.base import (
     Mailbox,
     MailboxAuthError,
     MailboxUnavailable,
+    Watching,
 )
 from ooo.mailbox.ews_connection import (
     AUTH_MODES,
@@ -235,6 +236,11 @@ class EwsMailbox(Mailbox):
         self._announced = False
         if self.use_streaming:
             self._watcher = _Watcher.start(folder, self.where)
+
+    def watching(self) -> Watching:
+        streaming = self._watcher is not None
+        how = "streaming notifications" if streaming else f"polling every {self.poll_interval:g} s"
+        return Watching((self.folder,), how)
 
     def close(self) -> None:
         watcher, self._watcher = self._watcher, None
