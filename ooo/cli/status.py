@@ -59,6 +59,7 @@ def gather(cfg: Config, store: Store) -> StatusFacts:
     from ooo.app import state_dir
     from ooo.core.status import ReplyProblem, StatusFacts
     from ooo.host.lock import holder
+    from ooo.mailbox.base import describe_cursor
 
     cursor, epoch = store.cursor(mailboxes.mailbox_id(cfg.mailbox))
     return StatusFacts(
@@ -68,7 +69,7 @@ def gather(cfg: Config, store: Store) -> StatusFacts:
         timezone=cfg.owner.tz,
         status=store.status(),
         pid=holder(state_dir(cfg)),
-        cursor=cursor,
+        cursor=describe_cursor(cursor),
         epoch=epoch,
         counts=store.counts_by_reason(),
         reply_states=store.counts_by_reply_state(),

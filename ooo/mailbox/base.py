@@ -176,6 +176,18 @@ class FolderCursors:
         return cls(since, positions)
 
 
+def describe_cursor(cursor: str | None) -> str | None:
+    """A cursor as ``ooo status`` shows it: several folders' one as ``INBOX 7:42, Clients/acme
+    9:3`` (validity:last per folder); any other as it is."""
+    if cursor is None or not cursor.startswith(_FOLDERS_PREFIX):
+        return cursor
+    try:
+        positions = FolderCursors.decode(cursor).positions
+    except CursorInvalid:
+        return cursor
+    return ", ".join(f"{name} {v}:{last}" for name, (v, last) in positions.items()) or cursor
+
+
 class Mailbox(abc.ABC):
     """A watched mail folder. Not thread-safe; one engine drives one mailbox."""
 

@@ -74,3 +74,17 @@ def test_exchange_with_several_folders_is_a_config_error() -> None:
         loads(exchange)
     text = caught.value.render()
     assert "mailbox.folders" in text and 'backend = "exchange"' in text
+
+
+def test_status_shows_each_folders_place() -> None:
+    """`ooo status` shows a cursor of several folders as each folder's validity:last UID;
+    a single folder's cursor as it always was."""
+    from datetime import UTC, datetime
+
+    from ooo.mailbox.base import FolderCursors, describe_cursor
+
+    since = datetime(2026, 12, 20, tzinfo=UTC)
+    cursor = FolderCursors(since, {"INBOX": (7, 42), "Clients/acme": (9, 3)}).encode()
+    assert describe_cursor(cursor) == "Clients/acme 9:3, INBOX 7:42"
+    assert describe_cursor("7:42") == "7:42"
+    assert describe_cursor(None) is None
