@@ -93,6 +93,7 @@ def engine_settings(cfg: Config) -> EngineSettings:
         max_replies_per_hour=cfg.limits.max_replies_per_hour,
         retry_first=cfg.limits.retry_first,
         authserv_id=cfg.mailbox.authserv_id,
+        invitations=cfg.calendar.invitations,
         delegate_emails=tuple(p.email for p in _delegates(cfg)),
         delegate_names=tuple(n for p in _delegates(cfg) for n in (p.name, p.email, p.handle) if n),
         network_names=tuple(

@@ -27,8 +27,20 @@ from typing import Literal
 from ooo.core.authres import verdict
 from ooo.core.backoff import backoff
 from ooo.core.compose import ReplySettings, compose_forward, compose_reply
+from ooo.core.itip import compose_answer
 from ooo.core.parse import Inbound, parse
-from ooo.core.policy import AUTOMATED, INQUIRY, Decision, Owner, Reason, decide
+from ooo.core.policy import (
+    AUTOMATED,
+    INQUIRY,
+    MEETING_ANSWER,
+    MEETING_ANSWERS,
+    Decision,
+    InvitationMode,
+    Invitations,
+    Owner,
+    Reason,
+    decide,
+)
 from ooo.core.refs import find_refs, new_ref
 from ooo.core.resolve import Role, Signal, classify
 from ooo.core.routing import Routing
@@ -89,6 +101,9 @@ class EngineSettings:
     """The first outbox retry delay ([limits] retry_first); it doubles up to RETRY_CAP."""
     authserv_id: str | None = None
     """Whose Authentication-Results to trust ([mailbox] authserv_id); None: the topmost."""
+    invitations: InvitationMode = "reply"
+    """[calendar] invitations: "decline"/"tentative" answer an invitation inside the window
+    with an iTIP reply (ooo.core.itip); "ignore" tracks it unanswered; "reply": plain mail."""
 
 
 @dataclass
@@ -284,7 +299,7 @@ class Engine:
                 not follows
                 and self.router
                 and msg.sender
-                and decision.reason in (Reason.REPLY, Reason.ALREADY_REPLIED)
+                and decision.reason in (Reason.REPLY, Reason.ALREADY_REPLIED, *MEETING_ANSWERS)
             ):
                 # Routed for unanswered inquiries too: the report needs their audience.
                 routing = self.router(msg, decision.recipient or msg.sender)
@@ -457,6 +472,9 @@ class Engine:
             last_reply_at=last,
             interval=self.settings.interval,
             now=now,
+            invitations=Invitations(
+                self.settings.invitations, self.settings.reply.timezone, self.store.meeting_handled
+            ),
         )
 
     def _compose(
@@ -471,6 +489,17 @@ class Engine:
         assert decision.recipient is not None
         domain = _domain(decision.owner_address)
         reply_id = make_msgid(domain=domain)
+        if decision.reason in MEETING_ANSWERS:  # [calendar]: an iTIP answer, never prose
+            answer = compose_answer(
+                msg,
+                decision,
+                self.settings.reply,
+                answer=MEETING_ANSWER[decision.reason],
+                delegate=routing.delegate if routing else None,
+                message_id=reply_id,
+                now=now,
+            )
+            return [Queued("reply", decision.recipient, reply_id, answer.as_bytes())]
         reply = compose_reply(
             msg,
             decision,

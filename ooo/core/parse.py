@@ -32,6 +32,8 @@ HEADER_VALUES_CAP = 50
 REFERENCES_CAP = 20
 #: Longest message id kept (RFC 5322 allows 998 octets per line; real ids are under 100).
 MESSAGE_ID_CAP = 250
+#: Longest iCalendar part kept, in characters (an invitation is a few KB; ooo.core.itip).
+CALENDAR_CAP = 256 * 1024
 #: A header block larger than this is cut by the mailbox backends (a hostile message must not
 #: exhaust memory); a message whose header was cut is never answered (Reason.OVERSIZED_HEADER).
 HEADER_CAP = 256 * 1024
@@ -176,6 +178,12 @@ class Inbound:
     header_cut: bool = False
     """The header block was longer than HEADER_CAP and was cut: headers past the cut (List-Id,
     Auto-Submitted...) are unknown, so the policy does not answer it."""
+    calendar: str | None = field(default=None, repr=False)
+    """The message's first iCalendar part (a text/calendar part, else an ``.ics`` or
+    application/ics attachment), decoded, at most CALENDAR_CAP characters, lines kept (the one
+    value here that is not one line; read only by ooo.core.itip). None: there is none."""
+    calendar_method: str = ""
+    """The ``method`` parameter of that part's Content-Type (iMIP, RFC 6047 §2.4), upper case."""
 
     def header(self, name: str) -> str | None:
         values = self.headers.get(name.lower())
@@ -260,6 +268,7 @@ def parse(
         except (TypeError, ValueError, IndexError):
             defects.append("bad Date")
 
+    calendar, calendar_method = _calendar_part(msg)
     return Inbound(
         key=key,
         message_id=mid_values[0] if mid_values else None,
@@ -279,6 +288,8 @@ def parse(
         body_text=_body_text(msg),
         defects=tuple(defects),
         header_cut=header_cut,
+        calendar=calendar,
+        calendar_method=calendar_method,
     )
 
 
@@ -311,3 +322,33 @@ def _body_text(msg: email.message.Message) -> str:
         return text.replace("\x00", " ")[:BODY_TEXT_CAP]
     except Exception:
         return ""
+
+
+_CALENDAR_TYPES = ("application/ics", "application/x-ics", "text/x-vcalendar")
+
+
+def _calendar_part(msg: email.message.Message) -> tuple[str | None, str]:
+    """The first text/calendar part (an invitation as Outlook, Google and Thunderbird send it),
+    else the first ``.ics`` attachment; decoded leniently, capped; never raises."""
+    try:
+        chosen = None
+        for count, part in enumerate(msg.walk()):
+            if count > 200:
+                break
+            ctype = part.get_content_type()
+            if ctype == "text/calendar":
+                chosen = part
+                break
+            filename = str(part.get_filename() or "").lower()
+            if chosen is None and (ctype in _CALENDAR_TYPES or filename.endswith(".ics")):
+                chosen = part
+        if chosen is None:
+            return None, ""
+        payload = chosen.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            return None, ""
+        text = _decode_bytes(payload[: CALENDAR_CAP * 4], chosen.get_content_charset())
+        method = clean(str(chosen.get_param("method") or ""), 40).upper()
+        return text.replace("\x00", " ")[:CALENDAR_CAP], method
+    except Exception:
+        return None, ""

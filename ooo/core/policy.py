@@ -10,11 +10,14 @@ within the interval. Every "no" carries a :class:`Reason` that is stored and cou
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
+from typing import Literal
 
-from ooo.core.parse import Inbound, is_replyable
+from ooo.core import itip
+from ooo.core.parse import Inbound, is_replyable, parse_addresses
 
 
 class Reason(StrEnum):
@@ -43,6 +46,15 @@ class Reason(StrEnum):
     RATE_LIMITED = "rate_limited"
     OVERSIZED_HEADER = "oversized_header"
     SERVER_ANSWERED = "answered_by_server"
+    # Meeting invitations ([calendar], ooo.core.itip).
+    MEETING_DECLINED = "meeting_declined"
+    MEETING_TENTATIVE = "meeting_tentative"
+    MEETING_IGNORED = "meeting_ignored"
+    MEETING_REPEATED = "meeting_request_repeated"
+    MEETING_OUTSIDE = "meeting_outside_window"
+    MEETING_NOT_ATTENDEE = "meeting_not_attendee"
+    MEETING_ANSWERED = "meeting_answered_by_owner"
+    CALENDAR_OTHER = "calendar_not_an_invitation"
 
 
 DESCRIPTIONS: dict[Reason, str] = {
@@ -72,6 +84,18 @@ DESCRIPTIONS: dict[Reason, str] = {
     "(List-Id, Auto-Submitted...) is unknown, so it is not answered",
     Reason.SERVER_ANSWERED: "the mail server answered it while ooo was not running "
     "([handoff]); tracked as an inquiry, never answered again",
+    Reason.MEETING_DECLINED: "a meeting invitation inside the away window: declined with an "
+    "iTIP reply to the organiser",
+    Reason.MEETING_TENTATIVE: "a meeting invitation inside the away window: answered "
+    "tentative with an iTIP reply to the organiser",
+    Reason.MEETING_IGNORED: "a meeting invitation inside the away window: not answered "
+    '([calendar] invitations = "ignore"; tracked as an inquiry)',
+    Reason.MEETING_REPEATED: "the same invitation (organiser, UID, SEQUENCE) was handled before",
+    Reason.MEETING_OUTSIDE: "a meeting invitation for a time outside the away window",
+    Reason.MEETING_NOT_ATTENDEE: "a meeting invitation that does not list the owner as an attendee",
+    Reason.MEETING_ANSWERED: "a meeting update: the owner had already answered the meeting",
+    Reason.CALENDAR_OTHER: "calendar mail that is not an invitation (a cancellation, a reply, "
+    "a counter-proposal, a published calendar)",
 }
 
 _LIST_HEADERS = (
@@ -114,6 +138,12 @@ AUTOMATED = frozenset(
         Reason.FROM_OWNER,
         Reason.NO_SENDER,
         Reason.OVERSIZED_HEADER,
+        # Calendar traffic a client generated: never a resolution signal in a thread.
+        Reason.MEETING_REPEATED,
+        Reason.MEETING_OUTSIDE,
+        Reason.MEETING_NOT_ATTENDEE,
+        Reason.MEETING_ANSWERED,
+        Reason.CALENDAR_OTHER,
     }
 )
 #: Reasons under which a message is an inquiry (it gets a reference and is tracked).
@@ -125,8 +155,17 @@ INQUIRY = frozenset(
         Reason.AUDIENCE_OFF,
         Reason.RATE_LIMITED,
         Reason.SERVER_ANSWERED,
+        Reason.MEETING_DECLINED,
+        Reason.MEETING_TENTATIVE,
+        Reason.MEETING_IGNORED,
     }
 )
+#: Reasons that are answered with an iTIP reply rather than prose (ooo.core.itip).
+MEETING_ANSWERS = frozenset({Reason.MEETING_DECLINED, Reason.MEETING_TENTATIVE})
+#: Reasons that send something.
+ANSWERS = frozenset({Reason.REPLY, *MEETING_ANSWERS})
+#: The answer (itip.PARTSTAT's key) for each meeting answer.
+MEETING_ANSWER = {Reason.MEETING_DECLINED: "decline", Reason.MEETING_TENTATIVE: "tentative"}
 
 
 @dataclass(frozen=True)
@@ -148,11 +187,33 @@ class Decision:
 
     @property
     def reply(self) -> bool:
-        return self.reason is Reason.REPLY
+        """Something is sent: the prose reply, or an iTIP answer to an invitation."""
+        return self.reason in ANSWERS
 
     def describe(self) -> str:
         text = DESCRIPTIONS[self.reason]
         return f"{text} ({self.detail})" if self.detail else text
+
+
+InvitationMode = Literal["decline", "tentative", "reply", "ignore"]
+
+
+def _never(key: str) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class Invitations:
+    """[calendar] as the policy needs it."""
+
+    mode: InvitationMode = "reply"
+    """decline/tentative: an iTIP answer; reply: calendar mail is ordinary mail; ignore: an
+    invitation inside the window is tracked, not answered."""
+    timezone: tzinfo = UTC
+    """The owner's: floating times and all-day events are theirs."""
+    handled: Callable[[str], bool] = field(default=_never)
+    """Whether an invitation with this :attr:`ooo.core.itip.Invitation.key` was declined,
+    answered tentative or ignored before (the store knows)."""
 
 
 def local_part(address: str) -> str:
@@ -174,9 +235,11 @@ def decide(
     last_reply_at: datetime | None,
     interval: timedelta,
     now: datetime,
+    invitations: Invitations | None = None,
 ) -> Decision:
     """Decide whether ``msg`` gets an automatic reply. Checks run in a fixed order so the
-    reason recorded is the most telling one (a bounce is a bounce before it is a robot)."""
+    reason recorded is the most telling one (a bounce is a bounce before it is a robot).
+    Calendar mail is looked at last, after every rule for lists and robots (``invitations``)."""
     received = msg.received_at or now
     if received < window_start:
         return Decision(Reason.BEFORE_WINDOW, received.isoformat())
@@ -245,10 +308,72 @@ def decide(
     if loops and any(addr in loops for addr in owner.addresses):
         return Decision(Reason.LOOP)
 
-    if last_reply_at is not None and now - last_reply_at < interval:
-        return Decision(Reason.ALREADY_REPLIED, f"last reply {last_reply_at.isoformat()}")
+    note = ""
+    if invitations is not None and invitations.mode != "reply" and msg.calendar is not None:
+        meeting = meeting_decision(msg, owner, invitations, window_start, window_end)
+        if isinstance(meeting, Decision):
+            return meeting
+        note = meeting
 
-    return Decision(Reason.REPLY, owner_address=owner_address, recipient=sender)
+    if last_reply_at is not None and now - last_reply_at < interval:
+        last = f"last reply {last_reply_at.isoformat()}"
+        return Decision(Reason.ALREADY_REPLIED, f"{last}; {note}" if note else last)
+
+    return Decision(Reason.REPLY, note, owner_address=owner_address, recipient=sender)
+
+
+def meeting_decision(
+    msg: Inbound,
+    owner: Owner,
+    invitations: Invitations,
+    window_start: datetime,
+    window_end: datetime,
+) -> Decision | str:
+    """What a message with an iCalendar part comes to: a Decision, or (when the calendar part
+    cannot be answered as an invitation) the note under which it is treated as ordinary mail.
+    Called only for mail every other rule would answer."""
+    try:
+        invitation = itip.read(msg.calendar, msg.calendar_method)
+    except itip.Unreadable as exc:
+        return f"the calendar part could not be read ({exc}): treated as ordinary mail"
+    if invitation.method != "REQUEST":
+        return Decision(Reason.CALENDAR_OTHER, f"METHOD:{invitation.method}")
+    attendee = itip.attendee(invitation, owner.addresses)
+    if attendee is None:
+        return Decision(Reason.MEETING_NOT_ATTENDEE, invitation.uid[:120])
+    if attendee.partstat not in ("NEEDS-ACTION", ""):
+        return Decision(Reason.MEETING_ANSWERED, f"PARTSTAT={attendee.partstat}")
+    organiser = invitation.organiser
+    writers = {msg.sender, msg.from_address, *_addresses(msg.headers.get("sender", ()))}
+    if organiser is None or organiser not in writers or organiser in owner.addresses:
+        # Forwarded by someone else (or no organiser to answer): the person who wrote gets the
+        # ordinary reply; an iTIP answer goes only to the organiser who sent it.
+        who = organiser or "none"
+        return f"the invitation's organiser ({who}) did not send it: treated as ordinary mail"
+    try:
+        found = itip.span(invitation, window_start, window_end, invitations.timezone)
+    except itip.Unreadable as exc:
+        return f"the invitation could not be read ({exc}): treated as ordinary mail"
+    if not found.inside:
+        when = (
+            f"it starts {found.first.isoformat()}, after the window"
+            if found.first is not None
+            else "it is over before the window starts"
+        )
+        return Decision(Reason.MEETING_OUTSIDE, when)
+    if invitations.handled(invitation.key):
+        return Decision(Reason.MEETING_REPEATED, invitation.key)
+    reason = {
+        "decline": Reason.MEETING_DECLINED,
+        "tentative": Reason.MEETING_TENTATIVE,
+    }.get(invitations.mode, Reason.MEETING_IGNORED)
+    if reason is Reason.MEETING_IGNORED:
+        return Decision(reason, invitation.key)
+    return Decision(reason, invitation.key, owner_address=attendee.address, recipient=organiser)
+
+
+def _addresses(values: tuple[str, ...]) -> set[str]:
+    return {addr for _, addr in parse_addresses(values[:1])}
 
 
 def _is_spam(msg: Inbound) -> bool:

@@ -39,6 +39,9 @@ class InquiryFacts:
     message_id: str | None
     answered_by_server: bool = False
     """The mail server's automatic reply answered it while ooo was not running ([handoff])."""
+    reason: str = "reply"
+    """The decision's reason code (ooo.core.policy.Reason): a meeting declined, answered
+    tentative or ignored ([calendar]) is an inquiry too."""
 
 
 @dataclass(frozen=True)

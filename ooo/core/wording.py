@@ -290,6 +290,13 @@ def describe_arrival(inquiry: InquiryFacts, lang: Language = ENGLISH) -> str:
     """The last event of an inquiry nothing has happened to since it arrived."""
     if inquiry.answered_by_server:
         return lang.gettext("Nothing since the mail server's automatic reply (ooo was not running)")
+    # A meeting invitation ([calendar], ooo.core.itip), by the decision's reason code.
+    if inquiry.reason == "meeting_declined":
+        return lang.gettext("Meeting declined (iTIP reply to the organiser); nothing since")
+    if inquiry.reason == "meeting_tentative":
+        return lang.gettext("Meeting: tentative (iTIP reply to the organiser); nothing since")
+    if inquiry.reason == "meeting_ignored":
+        return lang.gettext("Meeting invitation, not answered ([calendar] ignore); nothing since")
     if inquiry.replied:
         return lang.gettext("Nothing since the auto-reply")
     return lang.gettext("Nothing since it arrived (no auto-reply: the sender had one recently)")

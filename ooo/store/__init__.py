@@ -353,6 +353,16 @@ class Store(SocialStore):
         )
         return [from_row(MessageRecord, r) for r in rows]
 
+    def meeting_handled(self, key: str) -> bool:
+        """Whether an invitation with this key (organiser, UID, SEQUENCE: the ``detail`` the
+        policy records, ooo.core.itip) was declined, answered tentative or ignored before."""
+        row = self.db.execute(
+            "SELECT 1 FROM message WHERE reason IN ('meeting_declined', 'meeting_tentative', "
+            "'meeting_ignored') AND detail = ? LIMIT 1",
+            (key,),
+        ).fetchone()
+        return row is not None
+
     def inquiry(self, ref: str) -> MessageRecord | None:
         row = self.db.execute("SELECT * FROM message WHERE ref = ?", (ref.upper(),)).fetchone()
         return from_row(MessageRecord, row) if row else None
@@ -449,6 +459,7 @@ class Store(SocialStore):
                 delegate=r["delegate"],
                 message_id=r["message_id"],
                 answered_by_server=r["reason"] == "answered_by_server",
+                reason=r["reason"],
             )
             for r in rows
         ]
