@@ -44,6 +44,8 @@ TEND_SECONDS = 2.0
 #: Restarting an account whose daemon ended with a problem: 30 s doubling up to 10 min.
 RESTART_FIRST = 30.0
 RESTART_CAP = 600.0
+#: How often the accounts folder is looked at again for added or removed files.
+RESCAN_SECONDS = 10.0
 #: How long a stop waits for each account's thread (a send in hand finishes first).
 JOIN_SECONDS = 20.0
 #: Account threads are named ``ooo:<account>``; the log names the account from it.
@@ -52,7 +54,7 @@ THREAD_PREFIX = "ooo:"
 DaemonFactory = Callable[[Config, AccountFile], Daemon]
 
 
-@dataclass
+@dataclass(eq=False)  # one slot is one account's run: compared by identity
 class _Slot:
     """One account: its daemon's thread, or why it is not running and when to try again."""
 
@@ -83,8 +85,15 @@ class AccountsDaemon:
         dry_run: bool = False,
         make_daemon: DaemonFactory | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        rediscover: Callable[[], Accounts] | None = None,
     ) -> None:
         self.accounts = accounts
+        self.rediscover = rediscover
+        """Finds the accounts again (a file added to or removed from accounts/)."""
+        self._rescan_due = 0.0
+        self._rescan_now = False
+        self._scan_problem: str | None = None
+        self._leaving: list[_Slot] = []
         self.dry_run = dry_run
         self.make_daemon = make_daemon or self._daemon
         self.monotonic = monotonic
@@ -112,6 +121,7 @@ class AccountsDaemon:
                 slot.daemon.request_reload()
             elif not slot.finished:
                 slot.retry_at = 0.0
+        self._rescan_now = True
         self._wake.set()
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -136,9 +146,10 @@ class AccountsDaemon:
         )
         try:
             while not self._stop.is_set():
+                self._rescan()
                 for slot in self.slots:
                     self._tend(slot)
-                if all(s.finished for s in self.slots):
+                if self.slots and all(s.finished for s in self.slots):
                     log.info("every account's away window is over")
                     return 0
                 self._wake.wait(TEND_SECONDS)
@@ -150,12 +161,47 @@ class AccountsDaemon:
             for sig, old in handlers.items():
                 signal.signal(sig, old)
 
+    def _rescan(self) -> None:
+        """Every RESCAN_SECONDS, and at once after SIGHUP: start an account whose file was
+        added, stop one whose file is gone. A folder that cannot be read as accounts (a file
+        name that is no account name) changes nothing and is logged once."""
+        if self.rediscover is None:
+            return
+        now = self.monotonic()
+        if not self._rescan_now and now < self._rescan_due:
+            return
+        self._rescan_now, self._rescan_due = False, now + RESCAN_SECONDS
+        try:
+            found = self.rediscover()
+        except UserError as exc:
+            if exc.oneline() != self._scan_problem:
+                log.error("accounts not looked for again: %s", exc.oneline())
+            self._scan_problem = exc.oneline()
+            return
+        self._scan_problem = None
+        now_there = {f.name: f for f in found.files}
+        for slot in list(self.slots):
+            f = now_there.get(slot.account.name)
+            if f is not None and f.path == slot.account.path:
+                continue
+            log.info("account %s: %s is gone; stopping it", slot.account.name, slot.account.path)
+            if slot.daemon is not None:
+                slot.daemon.request_stop()
+            self.slots.remove(slot)
+            self._leaving.append(slot)
+        known = {slot.account.name for slot in self.slots}
+        for f in found.files:
+            if f.name not in known:
+                log.info("account %s: new (%s); starting it", f.name, f.path)
+                self.slots.append(_Slot(f))
+        self.accounts = found
+
     def _stop_all(self) -> None:
-        for slot in self.slots:
+        for slot in [*self.slots, *self._leaving]:
             if slot.daemon is not None:
                 slot.daemon.request_stop()
         deadline = self.monotonic() + JOIN_SECONDS
-        for slot in self.slots:
+        for slot in [*self.slots, *self._leaving]:
             if slot.thread is not None:
                 slot.thread.join(max(0.1, deadline - self.monotonic()))
                 if slot.thread.is_alive():
@@ -218,7 +264,9 @@ class AccountsDaemon:
             self._problem(slot, problem)
             _record(daemon.config, problem)
         else:
-            if daemon.finished:
+            if slot not in self.slots:
+                pass  # its file is gone: it was asked to stop
+            elif daemon.finished:
                 slot.finished = True
                 slot.finished_hash = fingerprint(slot.account.path)
                 slot.problem = None

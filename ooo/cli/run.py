@@ -63,7 +63,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     if args.once:
         return _once_each(args, accounts)
-    return AccountsDaemon(accounts, dry_run=args.dry_run).run()
+    return AccountsDaemon(
+        accounts, dry_run=args.dry_run, rediscover=lambda: find_accounts(args)
+    ).run()
 
 
 def _once_each(args: argparse.Namespace, accounts: Accounts) -> int:

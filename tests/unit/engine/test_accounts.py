@@ -61,7 +61,11 @@ class Harness:
         self.transports = {"default": MemoryTransport(), "work": MemoryTransport()}
         self.daemons: dict[str, Daemon] = {}
         self.fail_next: set[str] = set()
-        self.runner = AccountsDaemon(find([str(self.main)]), make_daemon=self.make)
+        self.runner = AccountsDaemon(
+            find([str(self.main)]),
+            make_daemon=self.make,
+            rediscover=lambda: find([str(self.main)]),
+        )
         self.result: list[int] = []
         self.thread = threading.Thread(target=lambda: self.result.append(self.runner.run()))
 
@@ -106,6 +110,7 @@ class Harness:
 def fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(accounts_module, "TEND_SECONDS", 0.05)
     monkeypatch.setattr(accounts_module, "RESTART_FIRST", 0.05)
+    monkeypatch.setattr(accounts_module, "RESCAN_SECONDS", 0.05)
 
 
 @pytest.fixture
@@ -176,7 +181,11 @@ def test_an_account_that_crashes_is_restarted_and_the_other_keeps_answering(
     harness.fail_next.add("work")
     harness.thread.start()
     harness.wait_watching("default")
-    wait_for(lambda: "account work stopped: internal error: RuntimeError: a bug" in caplog.text, 5, "the crash to be logged")
+    wait_for(
+        lambda: "account work stopped: internal error: RuntimeError: a bug" in caplog.text,
+        5,
+        "the crash to be logged",
+    )
     harness.wait_watching("work")
     harness.answered("work")
     harness.answered("default")
@@ -195,3 +204,21 @@ def test_log_lines_of_an_account_thread_carry_its_name_once() -> None:
     plain.threadName = "MainThread"
     f.filter(plain)
     assert plain.getMessage() == "hello"
+
+
+def test_an_added_file_starts_an_account_and_a_removed_one_stops_it(harness: Harness) -> None:
+    """accounts/club.toml saved while running: the account starts, the others untouched;
+    its file removed: it stops (state "stopped"), the others keep answering."""
+    harness.mailboxes["club"] = InterruptibleMailbox()
+    harness.transports["club"] = MemoryTransport()
+    harness.state["club"] = harness.state["default"] / "accounts" / "club"
+    harness.thread.start()
+    harness.wait_watching("work")
+    first_work = harness.daemons["work"]
+    (harness.work.parent / "club.toml").write_text(SLOW_IDLE)
+    harness.wait_watching("club")
+    harness.answered("club")
+    (harness.work.parent / "club.toml").unlink()
+    wait_for(lambda: harness.state_of("club") == "stopped", 10, "club to stop")
+    harness.answered("work")
+    assert harness.daemons["work"] is first_work  # never restarted
