@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
-from ooo.cli.common import SubParsers, add_command, choices_from
+from ooo.cli.common import SubParsers, add_command, choices_from, find_accounts
 from ooo.errors import UserError
 
 if TYPE_CHECKING:
@@ -48,4 +48,8 @@ def cmd_service(args: argparse.Namespace) -> int:
         raise UserError(
             f"no config file at {path}", advice="create one first with `ooo config init`"
         )
+    if args.action == "install":
+        accounts = find_accounts(args)
+        if accounts.several:  # one unit runs them all; the folder is read at every start
+            print(f"one service for {len(accounts.files)} accounts: {', '.join(accounts.names)}")
     return actions()[args.action](Host.current(), path, args.dry_run)

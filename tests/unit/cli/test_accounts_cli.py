@@ -92,3 +92,19 @@ def test_a_bad_account_file_name_is_a_clear_error(two: Path) -> None:
     done = ooo("status", "-c", str(two))
     assert done.returncode == 2
     assert f"{bad}: 'my work' cannot be an account name" in done.stderr
+
+
+def test_one_service_runs_every_account(two: Path, tmp_path: Path) -> None:
+    """`ooo service install --dry-run` with an accounts folder: one unit, started on the main
+    file (the folder is read at every start), and it says which accounts it runs; several -c
+    are refused with the folder to use instead."""
+    done = ooo("service", "install", "--dry-run", "-c", str(two), env={"HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert "one service for 2 accounts: default, work" in done.stdout
+    assert f"run -c {two}" in done.stdout
+    assert done.stdout.count("ExecStart=") <= 1
+    extra = tmp_path / "club.toml"
+    extra.write_text(GOOD)
+    refused = ooo("service", "install", "--dry-run", "-c", str(two), "-c", str(extra))
+    assert refused.returncode == 2
+    assert f"into the accounts/ folder next to {two}" in refused.stderr
