@@ -602,7 +602,12 @@ class ImapFoldersMailbox(ImapMailbox):
     ) -> None:
         by_folder: dict[str, list[str]] = {}
         for key in keys:
-            folder, uid = split_key(key)
+            folder, uid = _folder_and_uid(key)
+            if folder is None:
+                # A key of an earlier single-folder setup (its replies may still go out):
+                # which folder it was in is not known, and a tag is only a courtesy.
+                log.debug("not tagging %r: it names no folder", key)
+                continue
             by_folder.setdefault(folder, []).append(uid)
         client = self._require()
         # The selected folder first: one SELECT fewer.
@@ -612,9 +617,9 @@ class ImapFoldersMailbox(ImapMailbox):
             super()._store_flags(by_folder[folder], keyword, add=add, what=what)
 
     def keywords(self, key: str) -> set[str]:
-        folder, uid = split_key(key)
+        folder, uid = _folder_and_uid(key)
         client = self._require()
-        if not self._select(client, folder):
+        if folder is None or not self._select(client, folder):
             return set()
         return super().keywords(uid)
 
@@ -688,6 +693,15 @@ class ImapFoldersMailbox(ImapMailbox):
         uidnext = int(status.get(b"UIDNEXT", 0))
         validity = int(status.get(b"UIDVALIDITY", 0))
         return validity != self._validity.get(folder) or uidnext != quiet[1]
+
+
+def _folder_and_uid(key: str) -> tuple[str | None, str]:
+    """``"Clients/acme:42"`` -> ``("Clients/acme", "42")``; no folder for any other key."""
+    try:
+        folder, uid = split_key(key)
+    except ValueError:
+        return None, key
+    return (folder, uid) if uid.isdigit() else (None, key)
 
 
 def _folder_name(raw: Any) -> str:

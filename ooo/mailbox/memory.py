@@ -360,7 +360,10 @@ class MemoryMailbox(Mailbox):
         return self.validity + self._bumps.get(folder, 0)
 
     def _find(self, key: str) -> StoredMessage | None:
-        folder, local = split_key(key) if self.several else (self.folder, key)
+        try:
+            folder, local = split_key(key) if self.several else (self.folder, key)
+        except ValueError:
+            return None  # a key of an earlier single-folder setup: no folder to look in
         return next((m for m in self._folders.get(folder, []) if m.key == local), None)
 
     def _resolve(self) -> list[str]:

@@ -408,3 +408,11 @@ def test_filed_inquiry_answered_once_and_follow_up_in_another_folder_resolves(
     finally:
         r.stop()
     assert "Traceback" not in r.log_text()
+
+
+def test_a_key_without_a_folder_is_ignored(mail_stack: MailStack, user: User) -> None:
+    """A message key of an earlier single-folder setup ("17") names no folder: tagging it
+    does nothing and raises nothing, and its keywords are empty."""
+    with folders_mailbox(mail_stack, user) as box:
+        box.tag_many(["17"], "$OooReplied")
+        assert box.keywords("17") == set()

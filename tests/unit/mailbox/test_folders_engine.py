@@ -71,3 +71,12 @@ def test_one_renumbered_folder_decides_nothing_twice() -> None:
     engine.flush()
     assert len(transport.sent) == 2
     assert len(store.messages()) == 2
+
+
+def test_a_key_from_a_single_folder_setup_is_ignored_not_fatal() -> None:
+    """After switching from folder to folders, tagging a message of the old setup (its key
+    names no folder) does nothing instead of failing the send that follows it."""
+    box = several()
+    with box:
+        box.tag_many(["17"], TAG_REPLIED)
+        assert box.keywords("17") == set()
