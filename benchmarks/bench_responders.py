@@ -909,9 +909,9 @@ class Bench:
             "submit": t_submitted - t_start,
             "originals delivered": (owner_arrivals[-1] - t_start) if owner_arrivals else math.nan,
             "first reply": min(arrivals.values(), default=math.nan) - t_start,
-            "first reply after its message": self._first_reply_delay(box, owner_box, senders),
             "replies": float(len(arrivals)),
         }
+        figures.update(self._first_reply_split(box, owner_box, senders, kind))
         if kind == "ooo":
             # Wait for the after-send work too, so memory and CPU cover the whole burst and
             # the next burst does not share the machine with it.
@@ -939,23 +939,42 @@ class Bench:
             flush=True,
         )
 
-    def _first_reply_delay(self, box: Path, owner_box: Path, senders: User) -> float:
+    def _first_reply_split(
+        self, box: Path, owner_box: Path, senders: User, kind: str
+    ) -> dict[str, float]:
         """Seconds from the arrival of the message the first reply answers (in the owner's
-        Maildir) to that reply's arrival (in its sender's)."""
+        Maildir) to that reply's arrival (in its sender's); for ooo also to its decision and
+        to the end of its SMTP submission (from ooo's state database)."""
         assert self.watcher is not None
         replies = self.watcher.arrivals(box)
         if not replies:
-            return math.nan
+            return {}
         first = min(replies, key=lambda base: replies[base])
         head = read_all_headers(box).get(first)
         index = addressee_index(head, "To") if head is not None else None
         heads = read_all_headers(owner_box)
+        arrived = None
         for base, at in self.watcher.arrivals(owner_box).items():
             original = heads.get(base)
             path = str(original.get("Return-Path", "")) if original is not None else ""
             if f"{senders.login}+" in path and sender_index(path) == index:
-                return replies[first] - at
-        return math.nan
+                arrived = at
+        if arrived is None:
+            return {}
+        out = {"first reply after its message": replies[first] - arrived}
+        if kind == "ooo" and self.responder is not None:
+            rows = self.responder.query(
+                "SELECT message.decided_at, reply.sent_at FROM reply JOIN message ON "
+                "message.id = reply.message WHERE reply.recipient = ?",
+                f"{senders.login}+{index}@{self.stack.domain}",
+            )
+            if rows and rows[0][1]:
+                decided, sent = (
+                    datetime.fromisoformat(v).timestamp() - self.wall_minus_mono for v in rows[0]
+                )
+                out["first reply: decided after its message"] = decided - arrived
+                out["first reply: submitted after its message"] = sent - arrived
+        return out
 
     # -- catch-up -------------------------------------------------------------------------
 
@@ -1333,6 +1352,13 @@ def burst_table(res: Results) -> None:
             for key, value in f.items()
             if key.startswith("ooo wall ms per message")
         )
+        if "first reply: decided after its message" in f:
+            print(
+                f"   {label}: its first reply: decided "
+                f"{f['first reply: decided after its message']:.3f} s, submitted "
+                f"{f['first reply: submitted after its message']:.3f} s, in the sender's "
+                f"Maildir {f['first reply after its message']:.3f} s after its message arrived"
+            )
         print(
             f"   {label}: after-send work (tags{sent}) done at "
             f"{f['ooo done (after-send work)']:.2f} s; CPU {f['ooo CPU ms per message']:.2f} ms "
