@@ -44,6 +44,8 @@ PRODID = "-//ooo//out-of-office responder//EN"
 MAX_EVENTS = 50
 #: Occurrences named in one reply (a daily meeting through a long absence: the first ones).
 MAX_OCCURRENCES = 60
+#: Occurrences walked from the window's start (the first days before it included).
+WALK = MAX_OCCURRENCES * 4
 #: A series that began longer ago than this before the window is not expanded: walking it
 #: occurrence by occurrence would take seconds (a hostile one, minutes).
 OLDEST = timedelta(days=366 * 25)
@@ -196,10 +198,14 @@ def span(invitation: Invitation, start: datetime, end: datetime, tz: tzinfo) -> 
         found = recurring_ical_events.of(invitation.calendar, components=["VEVENT"])
         occurrences = found.after(start - timedelta(days=2))
         inside: list[Occurrence] = []
-        later = capped = False
+        later = False
+        capped = True  # unless the walk ends by itself
         first: datetime | None = None
-        for event in itertools.islice(occurrences, MAX_OCCURRENCES * 4):
-            if str(event.get("UID") or "") != str(events[0].get("UID") or ""):
+        uid = str(events[0].get("UID") or "")
+        walked = 0
+        for event in itertools.islice(occurrences, WALK):
+            walked += 1
+            if str(event.get("UID") or "") != uid:
                 continue
             begin, finish, all_day = _bounds(event, tz)
             if finish <= start:
@@ -207,16 +213,16 @@ def span(invitation: Invitation, start: datetime, end: datetime, tz: tzinfo) -> 
             if first is None:
                 first = begin
             if begin >= end:
-                later = True
+                later, capped = True, False
                 break
             if len(inside) == MAX_OCCURRENCES:
-                capped = True
                 break
-            rid = event.get("RECURRENCE-ID")
-            own = event.get("RECURRENCE-ID") is not None and (recurring or master is None)
-            inside.append(
-                Occurrence(begin, finish, _moment(rid.dt) if own and rid else None, all_day)
-            )
+            # The library gives every occurrence a RECURRENCE-ID, a single event's too: only
+            # an occurrence of a series (or of an invitation for occurrences) keeps it.
+            rid = event.get("RECURRENCE-ID") if recurring or master is None else None
+            inside.append(Occurrence(begin, finish, _moment(rid.dt) if rid else None, all_day))
+        else:
+            capped = walked == WALK  # stopped walking, not at the end of the series
         earlier = False
         if master is not None and recurring:
             begin, finish, _ = _bounds(master, tz)
@@ -226,14 +232,9 @@ def span(invitation: Invitation, start: datetime, end: datetime, tz: tzinfo) -> 
     except Exception as exc:
         raise Unreadable(f"its dates cannot be read ({_why(exc)})") from None
     whole = master is not None and not (recurring and (earlier or later or capped))
-    if whole and inside:
-        inside = [replace_rid(inside[0])]
+    if whole and inside:  # the first occurrence stands for the event (no RECURRENCE-ID)
+        inside = [Occurrence(inside[0].start, inside[0].end, None, inside[0].all_day)]
     return Span(tuple(inside), whole, first)
-
-
-def replace_rid(occurrence: Occurrence) -> Occurrence:
-    """The same occurrence standing for the whole event (no RECURRENCE-ID)."""
-    return Occurrence(occurrence.start, occurrence.end, None, occurrence.all_day)
 
 
 def comment(answer: str, settings: ReplySettings, delegate: Person | None) -> str:
@@ -337,9 +338,9 @@ def compose_answer(
     lines = [note]
     if not found.whole:
         when = ", ".join(_when(o, settings.timezone) for o in found.inside)
-        lines.append(
-            f"This answers the occurrences while {clean(settings.owner_name, 200)} is away: {when}."
-        )
+        what = "the occurrence" if len(found.inside) == 1 else "the occurrences"
+        who = clean(settings.owner_name, 200)
+        lines.append(f"This answer is for {what} while {who} is away: {when}.")
     lines.append(f"Event: {summary}")
     text = "\n\n".join(lines) + "\n"
     reply.set_content(text)

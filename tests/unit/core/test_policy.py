@@ -4,14 +4,32 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ooo.core.parse import parse
-from ooo.core.policy import Decision, Owner, Reason, decide, is_robot
+from ooo.core.policy import (
+    ANSWERS,
+    AUTOMATED,
+    DESCRIPTIONS,
+    INQUIRY,
+    MEETING_ANSWER,
+    MEETING_ANSWERS,
+    Decision,
+    InvitationMode,
+    Invitations,
+    Owner,
+    Reason,
+    decide,
+    is_robot,
+)
 from tests.support.helpers import ALIAS, END, INSIDE, OWNER, START, raw_message
+
+CALENDAR = Path(__file__).parents[2] / "support" / "corpus" / "calendar"
 
 OWNER_CFG = Owner((OWNER, ALIAS))
 WEEK = timedelta(days=7)
@@ -293,3 +311,51 @@ def test_never_two_replies_to_one_sender_within_the_interval(
             replies.setdefault(key, []).append(now)
     for times in replies.values():
         assert all(b - a >= interval for a, b in itertools.pairwise(times))
+
+
+def test_every_reason_is_described_and_sorted_into_its_sets() -> None:
+    """Every reason has the words status and the report show; whatever sends something is an
+    inquiry and never automated; the meeting answers are exactly those with an iTIP answer."""
+    assert set(DESCRIPTIONS) == set(Reason)
+    assert ANSWERS <= INQUIRY
+    assert not AUTOMATED & INQUIRY
+    assert set(MEETING_ANSWER) == MEETING_ANSWERS
+    assert {r for r in Reason if Decision(r).reply} == ANSWERS == {Reason.REPLY, *MEETING_ANSWERS}
+
+
+_AUTOMATED_MARKS = [
+    b"List-Id: <team.lists.example.org>",
+    b"List-Unsubscribe: <mailto:leave@lists.example.org>",
+    b"Precedence: list",
+    b"Auto-Submitted: auto-generated",
+    b"X-Autoreply: yes",
+    b"X-Auto-Response-Suppress: All",
+    b"X-Spam-Flag: YES",
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.sampled_from(sorted(p.name for p in CALENDAR.glob("*.eml"))),
+    mark=st.sampled_from(_AUTOMATED_MARKS),
+    mode=st.sampled_from(["decline", "tentative", "ignore", "reply"]),
+)
+def test_never_answers_calendar_mail_from_a_list_or_a_robot(
+    name: str, mark: bytes, mode: InvitationMode
+) -> None:
+    """Whatever the invitation and the [calendar] mode, calendar mail through a list, marked
+    automatic, suppressing replies or flagged as spam is never answered and never a meeting
+    decision: the usual rules come first."""
+    raw = (CALENDAR / name).read_bytes().replace(b"MIME-Version:", mark + b"\r\nMIME-Version:", 1)
+    msg = parse("1", *raw.split(b"\r\n\r\n", 1), received_at=INSIDE)
+    made = decide(
+        msg,
+        OWNER_CFG,
+        window_start=START,
+        window_end=END,
+        last_reply_at=None,
+        interval=WEEK,
+        now=INSIDE,
+        invitations=Invitations(mode, ZoneInfo("Europe/Berlin")),
+    )
+    assert not made.reply and made.reason in AUTOMATED
