@@ -147,6 +147,9 @@ class ImapFoldersMailbox(ImapMailbox):
 
     @property
     def _mail_announced(self) -> bool:
+        # Only watched folders count: news of one left out (deleted, or no longer matched)
+        # would otherwise wake wait() again and again.
+        self._dirty.intersection_update(self._watched)
         return bool(self._dirty) or self._relist
 
     @_mail_announced.setter
@@ -163,11 +166,14 @@ class ImapFoldersMailbox(ImapMailbox):
             return
         _name, statuses = self._client._imap.response("STATUS")
         for raw in statuses:
-            if isinstance(raw, bytes):
-                with contextlib.suppress(Exception):  # a malformed notice costs a full look
-                    self._status_news(parse_response([raw])[0])
-                    continue
+            if not isinstance(raw, bytes):
+                continue
+            try:
+                name = parse_response([raw])[0]
+            except Exception:  # a malformed notice costs one look at every folder
                 self._dirty.update(self._watched)
+                continue
+            self._status_news(name)
         _name, lists = self._client._imap.response("LIST")
         if any(v is not None for v in lists):
             self._relist = True
@@ -204,8 +210,8 @@ class ImapFoldersMailbox(ImapMailbox):
                     f"{self.where}: {'; '.join(self._problems)}"
                 )
             self._choose_mode(client)
-            if not self._select(client, self._watched[0]):
-                raise MailboxUnavailable(f"cannot select {self._watched[0]!r} on {self.where}")
+            while not self._select(client, self._watched[0]):
+                pass  # gone since LIST: _lost() left it out (and gives up when none is left)
             if self.mode == "NOTIFY":
                 self._notify(client)
             elif self.mode == "IDLE":
@@ -591,7 +597,8 @@ class ImapFoldersMailbox(ImapMailbox):
                 # New mail was noticed while the search ran, which looked at the folder as it
                 # was before: search again.
             else:
-                self._dirty.add(self._selected or "")
+                if self._selected is not None:
+                    self._dirty.add(self._selected)
         newer = sorted(uid for uid in found if uid > last)
         return newer[: max(limit, 0)], len(newer) > max(limit, 0)
 
