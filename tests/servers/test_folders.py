@@ -416,3 +416,23 @@ def test_a_key_without_a_folder_is_ignored(mail_stack: MailStack, user: User) ->
     with folders_mailbox(mail_stack, user) as box:
         box.tag_many(["17"], "$OooReplied")
         assert box.keywords("17") == set()
+
+
+def test_correspondents_then_the_folders_are_still_read(
+    mail_stack: MailStack, user: User, acme: Acme
+) -> None:
+    """Reading the Sent folder's recipients (external_replies = "known") leaves every watched
+    folder readable, and mail that came meanwhile is found."""
+    client = mail_stack.imap(user)
+    try:
+        client.append("Sent", message("to a client", To="carol@client.example"))
+    finally:
+        client.logout()
+    with folders_mailbox(mail_stack, user) as box:
+        cursor = box.baseline(datetime.now(UTC))
+        subject = unique("meanwhile")
+        acme.deliver(message(subject))
+        assert "carol@client.example" in box.correspondents("Sent")
+        assert box.wait(LONG_WAIT) is True
+        fetched, _ = drain(box, cursor)
+        assert subjects(fetched) == [subject]
