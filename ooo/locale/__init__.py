@@ -126,6 +126,9 @@ class CatalogLanguage(Language):
         self._weekday = str(skeletons["MMMEd"])
         self._full = str(skeletons["yMMMEd"])
         self._time = str(skeletons["Hm"])
+        # A report says the same few days, clock times and counts on thousands of rows: each is
+        # formatted by Babel once.
+        self._said: dict[tuple[object, ...], str] = {}
 
     def gettext(self, message: str) -> str:
         return self.translations.gettext(message)
@@ -134,21 +137,29 @@ class CatalogLanguage(Language):
         return self.translations.ngettext(singular, plural, n)
 
     def number(self, n: int) -> str:
-        from babel.numbers import format_decimal
+        key = ("n", n)
+        if key not in self._said:
+            from babel.numbers import format_decimal
 
-        return format_decimal(n, locale=self.locale)
+            self._said[key] = format_decimal(n, locale=self.locale)
+        return self._said[key]
 
     def _format(self, day: date, pattern: str) -> str:
-        from babel.dates import format_date
+        key = (day, pattern)
+        if key not in self._said:
+            from babel.dates import format_date
 
-        return format_date(day, pattern, locale=self.locale)
+            self._said[key] = format_date(day, pattern, locale=self.locale)
+        return self._said[key]
 
     def _at(self, local: datetime, pattern: str) -> str:
         """The date by ``pattern``, then the time: both as the owner's clock shows them."""
-        from babel.dates import format_time
+        key = (local.hour, local.minute)
+        if key not in self._said:
+            from babel.dates import format_time
 
-        clock = format_time(local.time(), self._time, locale=self.locale)
-        return f"{self._format(local.date(), pattern)} {clock}"
+            self._said[key] = format_time(local.time(), self._time, locale=self.locale)
+        return f"{self._format(local.date(), pattern)} {self._said[key]}"
 
     def short_time(self, local: datetime) -> str:
         return self._at(local, self._day)

@@ -3,8 +3,8 @@ template with Babel, written to ``ooo/locale/report.pot``; each language's ``rep
 the new ones (empty, or fuzzy when Babel finds a close old one) for a translator, and loses
 those the code no longer says. A tool for whoever changes the report's words, not run by ooo.
 
-The messages are the first arguments of ``gettext``/``_``/``N_`` and the two of
-``ngettext``/``Nn_``/``Language.count`` in :mod:`ooo.core.wording` and ``ooo/report/``, the
+The messages are the first arguments of ``gettext``/``_``/``N_``, the two of
+``ngettext``/``Nn_``/``Language.count`` and the second of the page's ``_around`` in :mod:`ooo.core.wording` and ``ooo/report/``, the
 ``_()`` calls of ``templates/report.html.j2``, and the descriptions of the reasons a message
 was not answered (:data:`ooo.core.policy.DESCRIPTIONS`), which the report shows.
 """
@@ -33,6 +33,7 @@ KEYWORDS: dict[str, tuple[int, ...] | None] = {
     "ngettext": (1, 2),
     "Nn_": (1, 2),
     "count": (2, 3),
+    "_around": (2,),  # ooo.report.htmlreport: the words around a row's value
 }
 HEADER = "The words of ooo's post-vacation report (ooo report --lang)."
 

@@ -129,6 +129,14 @@ def _answered_on(answer: AnswerWords, lang: Language) -> tuple[str, str]:
     return before, after
 
 
+def _around(lang: Language, message: str) -> tuple[str, str]:
+    """The words before and after the one placeholder of ``message`` in ``lang`` (``in
+    %(took)s``: ``("in ", "")``), so that each row of the page only puts its value between."""
+    words = lang.gettext(message)
+    before, _, after = re.sub(r"%\(\w+\)s", "\x00", words, count=1).partition("\x00")
+    return before.replace("%%", "%"), after.replace("%%", "%")
+
+
 def _from_network(v: InquiryView, tz: tzinfo, lang: Language) -> dict[str, Any]:
     """What the page shows of an inquiry with network evidence: ``answer`` (``who``,
     ``network``, ``link`` or none, ``after``, and ``around``: the words before and after the
@@ -181,6 +189,12 @@ def context(r: Report, lang: Language = ENGLISH) -> dict[str, Any]:
             if s.resolved_by(b)
         ],
         "by_phrase": {_(BY_WORDS[b]): _(BY_PHRASES[b]) for b in RESOLVERS},
+        # Around a row's value: "in 2 d", "helped by Dana", "“Booked.”".
+        "around": {
+            "took": _around(lang, "in %(took)s"),
+            "helper": _around(lang, "helped by %(helper)s"),
+            "quote": _around(lang, "“%(quote)s”"),
+        },
         "server": server_lines(r, lang),
         "suppressed_heading": suppressed_heading(r, lang),
         "reasons": [
