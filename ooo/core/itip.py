@@ -29,13 +29,12 @@ from email.policy import SMTP
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 
-import icalendar
-import recurring_ical_events
-
 from ooo.core.compose import ReplySettings, format_day, inert, reply_subject, thread_headers
 from ooo.core.parse import Inbound, clean, is_replyable, message_id, normalize_address
 
 if TYPE_CHECKING:
+    import icalendar
+
     from ooo.config import Person
     from ooo.core.policy import Decision
 
@@ -44,8 +43,6 @@ PRODID = "-//ooo//out-of-office responder//EN"
 MAX_EVENTS = 50
 #: Occurrences named in one reply (a daily meeting through a long absence: the first ones).
 MAX_OCCURRENCES = 60
-#: Occurrences walked from the window's start (the first days before it included).
-WALK = MAX_OCCURRENCES * 4
 #: A series that began longer ago than this before the window is not expanded: walking it
 #: occurrence by occurrence would take seconds (a hostile one, minutes).
 OLDEST = timedelta(days=366 * 25)
@@ -94,7 +91,8 @@ class Invitation:
     organiser_name: str
     instance: str = ""
     """The RECURRENCE-ID of an invitation for one occurrence only (else empty)."""
-    calendar: icalendar.Calendar = field(default_factory=icalendar.Calendar, compare=False)
+    calendar: icalendar.Calendar | None = field(default=None, compare=False, repr=False)
+    """The parsed object (icalendar), for :func:`span` and :func:`attendee`."""
 
     @property
     def key(self) -> str:
@@ -108,6 +106,9 @@ def read(text: str | None, content_method: str = "") -> Invitation:
     """The invitation in ``text`` (an iCalendar object); raises :class:`Unreadable`."""
     if not text or not text.strip():
         raise Unreadable("the calendar part is empty")
+    # Imported here: most mail carries no calendar, and loading the library costs start-up.
+    import icalendar
+
     try:
         cal = icalendar.Calendar.from_ical(text)
     except Exception as exc:
@@ -188,50 +189,53 @@ def span(invitation: Invitation, start: datetime, end: datetime, tz: tzinfo) -> 
     all-day dates are the owner's (``tz``). Raises :class:`Unreadable` for dates it cannot read
     or a recurrence too costly to expand."""
     events = _events(invitation)
+    if not events:
+        raise Unreadable("no VEVENT in the calendar part")
     master = next((e for e in events if e.get("RECURRENCE-ID") is None), None)
     recurring = master is not None and (
         master.get("RRULE") is not None or master.get("RDATE") is not None
     )
+    uid = str(events[0].get("UID") or "")
     try:
         if master is not None:
             _check_recurrence(master, start, tz)
+        import recurring_ical_events
+
         found = recurring_ical_events.of(invitation.calendar, components=["VEVENT"])
-        occurrences = found.after(start - timedelta(days=2))
-        inside: list[Occurrence] = []
-        later = False
-        capped = True  # unless the walk ends by itself
-        first: datetime | None = None
-        uid = str(events[0].get("UID") or "")
-        walked = 0
-        for event in itertools.islice(occurrences, WALK):
-            walked += 1
+        window: list[Occurrence] = []
+        # A day more on each side: floating times and dates are the owner's, not UTC.
+        for event in found.between(start - timedelta(days=1), end + timedelta(days=1)):
             if str(event.get("UID") or "") != uid:
                 continue
             begin, finish, all_day = _bounds(event, tz)
-            if finish <= start:
+            if finish <= start or begin >= end:
                 continue
-            if first is None:
-                first = begin
-            if begin >= end:
-                later, capped = True, False
-                break
-            if len(inside) == MAX_OCCURRENCES:
-                break
             # The library gives every occurrence a RECURRENCE-ID, a single event's too: only
             # an occurrence of a series (or of an invitation for occurrences) keeps it.
             rid = event.get("RECURRENCE-ID") if recurring or master is None else None
-            inside.append(Occurrence(begin, finish, _moment(rid.dt) if rid else None, all_day))
-        else:
-            capped = walked == WALK  # stopped walking, not at the end of the series
+            window.append(Occurrence(begin, finish, _moment(rid.dt) if rid else None, all_day))
+        window.sort(key=lambda o: o.start)
+        upcoming = None
+        if recurring or not window:
+            # The first occurrence starting at or after the end (the walk from the end is
+            # short: what spans the end comes first).
+            for event in itertools.islice(found.after(end), 8):
+                begin, _, _ = _bounds(event, tz)
+                if str(event.get("UID") or "") == uid and begin >= end:
+                    upcoming = begin
+                    break
         earlier = False
         if master is not None and recurring:
-            begin, finish, _ = _bounds(master, tz)
+            _, finish, _ = _bounds(master, tz)
             earlier = finish <= start
     except Unreadable:
         raise
     except Exception as exc:
         raise Unreadable(f"its dates cannot be read ({_why(exc)})") from None
-    whole = master is not None and not (recurring and (earlier or later or capped))
+    capped = len(window) > MAX_OCCURRENCES
+    inside = window[:MAX_OCCURRENCES]
+    first = inside[0].start if inside else upcoming
+    whole = master is not None and not (recurring and (earlier or upcoming or capped))
     if whole and inside:  # the first occurrence stands for the event (no RECURRENCE-ID)
         inside = [Occurrence(inside[0].start, inside[0].end, None, inside[0].all_day)]
     return Span(tuple(inside), whole, first)
@@ -257,6 +261,8 @@ def reply_calendar(
     now: datetime,
 ) -> bytes:
     """The ``METHOD:REPLY`` iCalendar object (RFC 5546 §3.2.3) for ``found.inside``."""
+    import icalendar
+
     cal = icalendar.Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -356,7 +362,9 @@ def compose_answer(
 
 
 def _events(invitation: Invitation) -> list[Any]:
-    return [c for c in invitation.calendar.walk("VEVENT")][:MAX_EVENTS]
+    if invitation.calendar is None:
+        return []
+    return list(invitation.calendar.walk("VEVENT"))[:MAX_EVENTS]
 
 
 def _address(value: object) -> tuple[str | None, str]:
@@ -380,6 +388,10 @@ def _check_recurrence(master: Any, start: datetime, tz: tzinfo) -> None:
         freq = [str(f).upper() for f in rule.get("FREQ", [])]
         if set(freq) & TOO_FREQUENT:
             raise Unreadable(f"a recurrence every {freq[0].lower()[:-2]} is not a meeting")
+        # No calendar program writes these: hours or minutes listed in a rule multiply its
+        # occurrences (1,440 a day), the way to make expanding it cost seconds.
+        if any(rule.get(part) for part in ("BYHOUR", "BYMINUTE", "BYSECOND")):
+            raise Unreadable("a recurrence by the hour, minute or second is not a meeting")
     if rules is not None:
         begin, _, _ = _bounds(master, tz)
         if begin < start - OLDEST:

@@ -319,6 +319,15 @@ def test_an_invitation_before_the_window_is_left_alone() -> None:
     assert "over before" in made.detail
 
 
+def test_a_series_with_no_occurrence_inside_is_left_alone() -> None:
+    """A weekly series on a weekday the window does not contain is not answered; the reason
+    names its next occurrence."""
+    text = (load("outlook-recurring.eml").calendar or "").replace("BYDAY=WE", "BYDAY=WE;BYMONTH=2")
+    made = decision(inbound(_with_calendar(text)))
+    assert made.reason is Reason.MEETING_OUTSIDE
+    assert made.detail == "it starts 2027-02-03T10:00:00+01:00, after the window"
+
+
 def test_a_cancellation_is_left_alone() -> None:
     """Outlook's METHOD:CANCEL is calendar traffic, never answered."""
     made = decision(load("outlook-cancel.eml"))
@@ -428,6 +437,7 @@ def test_a_malformed_calendar_part_falls_back_to_the_prose_reply() -> None:
     [
         (("RRULE:FREQ=DAILY;COUNT=4", "RRULE:FREQ=SECONDLY"), "every second"),
         (("RRULE:FREQ=DAILY;COUNT=4", "RRULE:FREQ=HOURLY"), "every hour"),
+        (("COUNT=4", "BYHOUR=9,10,11;BYMINUTE=0,1,2,3,4,5"), "by the hour, minute or second"),
         (("20261221T093000", "18001221T093000"), "began in 1800"),
         (("SEQUENCE:0", "SEQUENCE:many"), "SEQUENCE is not a number"),
         (("UID:7t6s5r4q3p2o1n0m9l8k7j6i5h@google.com\r\n", ""), "no UID"),
