@@ -102,10 +102,11 @@ REPLY_HEADERS = {
     "x-loop",
     "mime-version",
     "content-type",
+    "content-language",
     "cc",
 }
 #: What compose_forward writes.
-FORWARD_HEADERS = (REPLY_HEADERS - {"in-reply-to", "cc"}) | {"reply-to"}
+FORWARD_HEADERS = (REPLY_HEADERS - {"in-reply-to", "cc", "content-language"}) | {"reply-to"}
 _HEADER_LINE = re.compile(rb"^[A-Za-z0-9-]+:( |$)")  # the value may start folded
 
 
