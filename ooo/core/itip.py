@@ -376,7 +376,9 @@ def _address(value: object) -> tuple[str | None, str]:
         text = text[7:]
     address = normalize_address(text)
     params = getattr(value, "params", {})
-    name = clean(str(params.get("CN") or ""), 200).strip('"')
+    # A double quote cannot stand inside a quoted parameter (RFC 5545 §3.1): the name goes
+    # back out as CN of the reply.
+    name = clean(str(params.get("CN") or ""), 200).strip('"').replace('"', "'")
     return (address if is_replyable(address) else None), name
 
 

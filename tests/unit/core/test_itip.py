@@ -31,6 +31,7 @@ from ooo.core.policy import (
     Reason,
     decide,
 )
+from tests.support.hostile import check_reply
 
 CORPUS = Path(__file__).parents[2] / "support" / "corpus" / "calendar"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -480,3 +481,30 @@ def _with_calendar(text: str, method: str = "REQUEST") -> bytes:
     mail.set_content("An invitation.\n")
     mail.add_alternative(text, subtype="calendar", params={"method": method})
     return mail.as_bytes()
+
+
+def test_hostile_names_and_summaries_stay_text() -> None:
+    """A SUMMARY or organiser name crafted to become header lines (an encoded CR/LF, a raw
+    quote in CN) comes out as text: the answer's header block has only the reply's fields,
+    and its calendar part parses back with the same organiser and one attendee."""
+    text = (
+        (load("google-request.eml").calendar or "")
+        .replace("SUMMARY:Budget review", "SUMMARY:=?utf-8?q?x=0D=0ABcc:_evil@example.org?=")
+        .replace(
+            "ORGANIZER;CN=Alice Organiser:",
+            'ORGANIZER;CN="Alice ;X-EVIL=1 =?utf-8?q?=0D=0ABcc:?= evil@example.org":',
+        )
+    )
+    msg = inbound(_with_calendar(text))
+    made = decision(msg)
+    assert made.reason is Reason.MEETING_DECLINED
+    out = itip.compose_answer(
+        msg, made, SETTINGS, answer="decline", delegate=None, message_id="<a@x.example>", now=NOW
+    )
+    check_reply(out.as_bytes())
+    mail = email.message_from_bytes(out.as_bytes(), policy=email.policy.default)
+    assert isinstance(mail, EmailMessage)
+    assert "evil" not in str(mail["Bcc"] or "")
+    (event,) = calendar_of(mail).walk("VEVENT")
+    assert str(event["ORGANIZER"]) == "mailto:alice@example.org"
+    assert not isinstance(event["ATTENDEE"], list)
