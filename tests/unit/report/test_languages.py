@@ -62,15 +62,25 @@ def demo_report() -> Report:
     """The report ``ooo demo`` prints at the end of its week (the demo builds it; this keeps
     a copy)."""
     made: list[Report] = []
+    stores: list[Store] = []
     build = ooo.demo.build_owner_report
 
     def keep(cfg: Config, store: Store, at: datetime | None = None) -> Report:
         made.append(build(cfg, store, at))
         return made[-1]
 
+    def store(path: str) -> Store:  # the demo's store, closed here when the week is over
+        stores.append(Store(path))
+        return stores[-1]
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(ooo.demo, "build_owner_report", keep)
-        ooo.demo.run_demo(out=lambda _line: None, show_reply=False)
+        mp.setattr(ooo.demo, "Store", store)
+        try:
+            ooo.demo.run_demo(out=lambda _line: None, show_reply=False)
+        finally:
+            for opened in stores:
+                opened.close()
     assert len(made) == 1
     return made[0]
 
