@@ -2,8 +2,10 @@
 made-up data: two weeks away, 25 inquiries, every kind of outcome, some of them answered on the
 owner's networks (a follower on Mastodon, a teammate in the internal Matrix room).
 
-Usage: ``python docs/make_example_report.py [--screenshot] [--out FOLDER]``. The page is what
-``ooo report --format html`` makes (the shipped templates/report.html.j2 and report.css). The
+Usage: ``python docs/make_example_report.py [--screenshot] [--out FOLDER] [--lang de]``. The
+page is what ``ooo report --format html`` makes (the shipped templates/report.html.j2 and
+report.css); with ``--lang``, in that language, as ``example-report.<lang>.html`` (for a native
+speaker to read; only the English one is committed). The
 screenshot is the phone view (420 px wide), taken with headless Chromium
 (``scripts/install-browser``). The data and the dates are fixed, so the HTML is the same on
 every run; tests/unit/report/test_example_report.py checks that the committed page is what the
@@ -213,7 +215,7 @@ def example_data(networks: bool = False) -> tuple[list[InquiryFacts], list[Signa
     return inquiries, signals
 
 
-def example_report_html() -> str:
+def example_report_html(lang: str = "en") -> str:
     inquiries, signals = example_data(networks=True)
     report = build_report(
         inquiries,
@@ -225,7 +227,7 @@ def example_report_html() -> str:
         window_end=END,
         at=END,
     )
-    return render(report, "html")
+    return render(report, "html", language=lang)
 
 
 def screenshot(html_path: Path, png: Path, width: int = 420, height: int = 1400) -> None:
@@ -257,12 +259,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--screenshot", action="store_true", help="also write the PNG")
     parser.add_argument("--out", type=Path, default=HERE, help="folder (default: docs/)")
+    parser.add_argument("--lang", default="en", help="en (default), de, fr, es or nl")
     args = parser.parse_args()
-    html_path = args.out / "example-report.html"
-    write_atomic(html_path, example_report_html())
+    name = "example-report" if args.lang == "en" else f"example-report.{args.lang}"
+    html_path = args.out / f"{name}.html"
+    write_atomic(html_path, example_report_html(args.lang))
     print(f"wrote {html_path}")
     if args.screenshot:
-        png = args.out / "example-report.png"
+        png = args.out / f"{name}.png"
         screenshot(html_path, png)
         print(f"wrote {png}")
 
