@@ -57,10 +57,13 @@ def load_config(args: argparse.Namespace) -> Config:
     """The config named by -c, $OOO_CONFIG or the platform default (or, with --account, that
     account's); ConfigError if invalid."""
     from ooo import config
+    from ooo.config.accounts import ACCOUNTS_DIR
 
     name = getattr(args, "account", None)
     if name is None and len(getattr(args, "configs", None) or []) <= 1:
-        return config.load(args.config)  # one file, exactly as always
+        path = config.resolve_path(args.config)
+        if path.exists() or not (path.parent / ACCOUNTS_DIR).is_dir():
+            return config.load(args.config)  # one file, exactly as always
     accounts = find_accounts(args)
     (account,) = accounts.pick(name) if name else accounts.files[:1]
     return accounts.load(account)

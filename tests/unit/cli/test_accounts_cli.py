@@ -108,3 +108,18 @@ def test_one_service_runs_every_account(two: Path, tmp_path: Path) -> None:
     refused = ooo("service", "install", "--dry-run", "-c", str(two), "-c", str(extra))
     assert refused.returncode == 2
     assert f"into the accounts/ folder next to {two}" in refused.stderr
+
+
+def test_every_account_in_the_folder_and_no_main_file(tmp_path: Path) -> None:
+    """No main file, one file in accounts/: it is the one account, for every command (its
+    state under the platform state dir's accounts/)."""
+    main = tmp_path / "conf" / "config.toml"
+    (main.parent / "accounts").mkdir(parents=True)
+    (main.parent / "accounts" / "work.toml").write_text(GOOD)
+    env = {"XDG_STATE_HOME": str(tmp_path / "xdg")}
+    done = ooo("status", "-c", str(main), env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"no state yet in {tmp_path}/xdg/ooo/accounts/work" in done.stdout
+    shown = ooo("config", "show", "-c", str(main), env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "Bob Example" in shown.stdout
