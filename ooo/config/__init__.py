@@ -386,7 +386,9 @@ class ReplyConfig(_Model):
         offered = info.data.get("languages") or []
         missing = [code for code in value if code not in offered]
         if offered and missing:
-            raise ValueError(f'"{missing[0]}" is not one of reply.languages {offered}: add it there')
+            raise ValueError(
+                f'"{missing[0]}" is not one of reply.languages {offered}: add it there'
+            )
         return value
 
 
