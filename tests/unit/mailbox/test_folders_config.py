@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ooo import mailbox as mailboxes
 from ooo.config import Config
@@ -88,3 +90,34 @@ def test_status_shows_each_folders_place() -> None:
     assert describe_cursor(cursor) == "Clients/acme 9:3, INBOX 7:42"
     assert describe_cursor("7:42") == "7:42"
     assert describe_cursor(None) is None
+
+
+folder_names = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\0"), min_size=1
+)
+
+
+@given(folder=folder_names, uid=st.integers(min_value=1, max_value=2**32 - 1))
+def test_a_key_gives_back_its_folder_whatever_the_folder_is_called(folder: str, uid: int) -> None:
+    """Any folder name (colons, slashes, non-ASCII) comes back from a message key unchanged."""
+    from ooo.mailbox.base import qualified_key, split_key
+
+    assert split_key(qualified_key(folder, str(uid))) == (folder, str(uid))
+
+
+@given(
+    positions=st.dictionaries(
+        folder_names,
+        st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1)),
+        max_size=8,
+    )
+)
+def test_a_cursor_of_several_folders_round_trips(positions: dict[str, tuple[int, int]]) -> None:
+    """Each folder's validity and place survive encoding, whatever the folders are called."""
+    from datetime import UTC, datetime
+
+    from ooo.mailbox.base import FolderCursors
+
+    since = datetime(2026, 12, 20, 8, 30, tzinfo=UTC)
+    decoded = FolderCursors.decode(FolderCursors(since, positions).encode())
+    assert decoded.since == since and decoded.positions == positions
