@@ -50,6 +50,8 @@ log = logging.getLogger("ooo")
 
 #: The status key (``ooo status``) of a report that is not in the inbox yet.
 REPORT_STATUS = "inbox_report"
+#: The daemon's waits before trying a failed APPEND of the report again, in seconds.
+REPORT_RETRIES = (5.0, 15.0, 40.0)
 #: A digest whose transport was down is tried again after this long (the same day).
 DIGEST_RETRY = timedelta(minutes=5)
 
@@ -65,38 +67,55 @@ def report_delivered(cfg: Config, store: Store) -> bool:
 
 
 def deliver_report(
-    cfg: Config, store: Store, mailbox: Mailbox, clock: Callable[[], datetime]
+    cfg: Config,
+    store: Store,
+    mailbox: Mailbox,
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], None] | None = None,
 ) -> bool:
     """Put the away window's report into the owner's inbox, once ([report] to_inbox). True
     when it is there (now or from an earlier run); False when it is off or failed (logged,
-    shown by ``ooo status``, tried again at the next run)."""
+    shown by ``ooo status``, tried again at the next run).
+
+    With ``sleep`` (the daemon's, which a stop cuts short) a failed APPEND is tried again
+    after each of :data:`REPORT_RETRIES` seconds first: a laptop that wakes up after the window
+    ended often has no network for its first seconds."""
     if not cfg.report.to_inbox:
         return False
     key = report_key(cfg)
     state = (store.meta(key) or "").split()
     if state[:1] == ["delivered"]:
         return True
-    now = clock()
     if state[:1] == ["pending"] and len(state) > 1:
         message_id = state[1]
     else:
         message_id = make_msgid("ooo-report", domain=_domain(cfg))
         with store.transaction():
             store.set_meta(key, f"pending {message_id}")
-    try:
-        raw = report_message(cfg, store, message_id, now)
-        mailbox.open()
-        mailbox.append_to_inbox(raw)
-    except (MailboxError, UserError) as exc:
-        problem = exc.message if isinstance(exc, UserError) else str(exc)
-        log.warning(
-            "the report could not be put into your inbox (%s); it is tried again at the next "
-            "run (`ooo run --once`), and the files are written as always",
-            problem,
-        )
-        with store.transaction():
-            store.set_status(REPORT_STATUS, f"not in your inbox yet: {problem}", now)
-        return False
+    delays = list(REPORT_RETRIES) if sleep is not None else []
+    while True:
+        now = clock()
+        try:
+            raw = report_message(cfg, store, message_id, now)
+            mailbox.open()
+            mailbox.append_to_inbox(raw)
+            break
+        except (MailboxError, UserError) as exc:
+            problem = exc.message if isinstance(exc, UserError) else str(exc)
+            with store.transaction():
+                store.set_status(REPORT_STATUS, f"not in your inbox yet: {problem}", now)
+            if not delays or sleep is None:
+                log.warning(
+                    "the report could not be put into your inbox (%s); it is tried again at "
+                    "the next run (`ooo run --once`), and the files are written as always",
+                    problem,
+                )
+                return False
+            delay = delays.pop(0)
+            log.info(
+                "the report could not be put into your inbox (%s); again in %.0f s", problem, delay
+            )
+            sleep(delay)
     with store.transaction():
         store.set_meta(key, f"delivered {iso(now)} {message_id}")
         store.clear_status(REPORT_STATUS)

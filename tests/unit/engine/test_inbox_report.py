@@ -256,6 +256,26 @@ def test_a_failed_append_is_shown_and_retried_with_the_same_message_id(tmp_path:
     assert REPORT_STATUS not in store.status()
 
 
+def test_the_daemon_tries_a_failed_append_again_for_a_minute(tmp_path: Path) -> None:
+    """With the daemon's sleep (a laptop that woke up after the end, its network not up yet),
+    a failed APPEND is tried again after 5, 15 and 40 s before it is left to the next run."""
+    cfg = config(tmp_path)
+    store = tracked(Store(":memory:"))
+    box = MemoryMailbox()
+    box.fail_next(2)
+    waits: list[float] = []
+    assert deliver_report(cfg, store, box, Clock(NOW), waits.append) is True
+    assert waits == [5.0, 15.0]
+    assert len(box.folder_messages("INBOX")) == 1
+
+    other = tracked(Store(":memory:"))
+    box.fail_next(10)
+    waits.clear()
+    assert deliver_report(cfg, other, box, Clock(NOW), waits.append) is False
+    assert waits == [5.0, 15.0, 40.0]
+    assert REPORT_STATUS in other.status()
+
+
 @pytest.fixture
 def ews() -> Iterator[EwsServer]:
     server = EwsServer(stream_seconds=1.0).start()
