@@ -69,6 +69,8 @@ REFS_CONSIDERED = 3
 SEND_CHUNK = 100
 #: Messages in the first fetch of a pass ([limits] batch_size for the following ones).
 FIRST_BATCH = 10
+#: Replies tagged (and copied to Sent) together during a long pass; the rest at its end.
+AFTER_SEND_EVERY = 500
 
 
 def retry_delay(
@@ -231,9 +233,11 @@ class Engine:
                     self.store.set_cursor(name, batch.cursor, self.clock())
                 cursor = batch.cursor
             total += len(batch.messages)
-            if batch.messages:
-                self._after_send_now()  # one STORE and one APPEND for the batch's replies
-            if len(batch.messages) < limit:
+            if len(self._replied) >= AFTER_SEND_EVERY:
+                self._after_send_now()  # one STORE and one APPEND for many replies
+            if not batch.messages:
+                # Only an empty read ends the pass: mail that arrived while this pass was
+                # busy is read at once (one more SEARCH), not after IDLE's next notice.
                 self.flush()
                 self.sync_tags()
                 return total

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from ooo.engine import Engine
+from ooo.engine import TAG_REPLIED, Engine
 from ooo.mailbox.base import Batch
 from ooo.store import Store
 from ooo.transport.memory import MemoryTransport
@@ -147,7 +148,8 @@ def test_the_flood_valve_holds_while_streaming() -> None:
 
 def test_the_first_fetch_of_a_pass_is_small_then_batch_size() -> None:
     """A pass reads 10 messages first (the first reply does not wait for a whole batch to be
-    fetched and parsed), then ``batch_size`` at a time; all 250 are answered once."""
+    fetched and parsed), then ``batch_size`` at a time until a read finds nothing new; all
+    250 are answered once."""
     engine, mailbox, transport, store, _ = make_engine()
     engine.settings = replace(engine.settings, max_replies_per_hour=0)
     limits: list[int] = []
@@ -160,6 +162,50 @@ def test_the_first_fetch_of_a_pass_is_small_then_batch_size() -> None:
     mailbox.fetch_new = recording  # type: ignore[method-assign]
     senders = deliver(engine, 250)
     engine.sync()
-    assert limits == [10, 100, 100, 100]
+    assert limits == [10, 100, 100, 100, 100]
     assert Counter(s.recipients[0] for s in transport.sent) == Counter(senders)
     assert store.counts_by_reason() == {"reply": 250}
+
+
+def test_mail_arriving_during_a_pass_is_answered_in_the_same_pass() -> None:
+    """A burst still arriving while the engine works: each read brings a few more messages,
+    and one sync answers them all (it reads again until nothing is new, rather than waiting
+    for the mailbox's next notice)."""
+    engine, mailbox, transport, store, _ = make_engine()
+    engine.settings = replace(engine.settings, max_replies_per_hour=0)
+    fetch = mailbox.fetch_new
+    arriving = iter(range(3, 12))
+
+    def fetch_while_mail_arrives(cursor: str, limit: int = 100) -> Batch:
+        batch = fetch(cursor, limit)
+        for i in (next(arriving, None), next(arriving, None)):
+            if i is not None:
+                mailbox.deliver(
+                    raw_message(sender=f"late{i}@example.org", message_id=f"<late{i}@x>"),
+                    INSIDE,
+                )
+        return batch
+
+    mailbox.fetch_new = fetch_while_mail_arrives  # type: ignore[method-assign]
+    deliver(engine, 3)
+    engine.sync()
+    assert len(transport.sent) == 12
+    assert store.counts_by_reason() == {"reply": 12}
+
+
+def test_tags_and_sent_copies_wait_for_the_end_of_a_short_pass() -> None:
+    """Replies are tagged together: 30 replies in one pass cost one STORE, not one per
+    batch or per reply."""
+    engine, mailbox, _, _, _ = make_engine()
+    stores: list[int] = []
+    tag_many = mailbox.tag_many
+
+    def counting(keys: Sequence[str], keyword: str) -> None:
+        if keyword == TAG_REPLIED:
+            stores.append(len(keys))
+        tag_many(keys, keyword)
+
+    mailbox.tag_many = counting  # type: ignore[method-assign]
+    deliver(engine, 30)
+    engine.sync()
+    assert stores == [30]
