@@ -1101,10 +1101,14 @@ class Bench:
                     sender = f"{self.probe_senders.login}+{probe}@{self.stack.domain}"
                     owner_box = maildir_of(self.stack, owner)
                     before = self.watcher.count(owner_box)
-                    assert self.submitter is not None
-                    self.submitter.send(
-                        inquiry(sender, owner, subject=f"Probe {probe}"), sender, owner.address
-                    )
+                    # A session of its own: the shared one may have sat idle past Postfix's
+                    # smtpd_timeout during the catch-up (421, not a disconnect).
+                    with smtplib.SMTP(self.stack.host, self.stack.smtp_port, timeout=60) as smtp:
+                        smtp.sendmail(
+                            sender,
+                            [owner.address],
+                            inquiry(sender, owner, subject=f"Probe {probe}"),
+                        )
                     self.watcher.wait_count(owner_box, before + 1, time.monotonic() + 30)
                     t_start = time.monotonic()
                     responder.start()
