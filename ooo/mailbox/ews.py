@@ -181,6 +181,8 @@ class EwsMailbox(Mailbox):
         # once, as nothing on the server will announce them again.
         self._announced = False
         self._watcher: _Watcher | None = None
+        # Set by interrupt(): a wait() in another thread returns now.
+        self._woken = threading.Event()
 
     @property
     def where(self) -> str:
@@ -461,7 +463,16 @@ class EwsMailbox(Mailbox):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            time.sleep(min(self.poll_interval, remaining))
+            if self._woken.wait(min(self.poll_interval, remaining)):
+                self._woken.clear()
+                return True  # interrupt(): the caller looks at why it was woken
+
+    def interrupt(self) -> None:
+        # wait() returns as if news came: the daemon finds nothing new and sees why it woke.
+        self._woken.set()
+        watcher = self._watcher
+        if watcher is not None:
+            watcher.news.set()
 
     def _changed_since_last_fetch(self) -> bool:
         if self._last_state is None:

@@ -7,6 +7,7 @@ import base64
 import contextlib
 import json
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -225,6 +226,27 @@ def test_polling_wait_when_streaming_is_refused(ews: EwsServer) -> None:
         assert box.wait(PROMPT) is True
         fetched, _ = drain(box, cursor)
         assert len(fetched) == 1
+    finally:
+        box.close()
+
+
+@pytest.mark.parametrize("streaming", [True, False])
+def test_interrupt_cuts_a_wait_in_another_thread_short(ews: EwsServer, streaming: bool) -> None:
+    """interrupt() from another thread (a daemon of several accounts stopping one) ends a long
+    wait() at once, streaming or polling; the mailbox stays usable."""
+    ews.streaming_enabled = streaming
+    box = ews_mailbox(ews, poll_interval=LONG_WAIT)
+    box.open()
+    try:
+        cursor = box.baseline(datetime.now(UTC))
+        _, cursor = drain(box, cursor)
+        timer = threading.Timer(0.2, box.interrupt)
+        timer.start()
+        started = time.monotonic()
+        box.wait(LONG_WAIT)
+        assert time.monotonic() - started < PROMPT
+        timer.join()
+        assert drain(box, cursor)[0] == []
     finally:
         box.close()
 
