@@ -20,9 +20,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.headerregistry import Address
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP as _SMTP
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -38,6 +38,26 @@ if TYPE_CHECKING:
 
 #: A reply subject longer than this is cut at a word boundary.
 SUBJECT_CAP = 160
+
+
+class _Headers(HeaderRegistry):
+    """The standard header classes, each made once: the stdlib makes a new class for every
+    header it sets, a third of the CPU time of composing a reply (measured in issue 14)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = super().__getitem__(name)
+        return made
+
+
+#: The stdlib's SMTP policy (CRLF line ends, folded at 78) with the header classes made once.
+SMTP = _SMTP.clone(header_factory=_Headers())
 
 
 @dataclass(frozen=True)
