@@ -32,7 +32,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from ooo import app
+from ooo import app, inbox
 from ooo.config import Config, check_private, loads
 from ooo.core.backoff import backoff as backoff_rule
 from ooo.core.wording import human_duration
@@ -290,6 +290,8 @@ class Daemon:
                 self._handoff_alive(engine)  # the lease first, then catch up
                 engine.sync()
                 engine.flush()
+                if not self.dry_run:  # each delegate's digest, once a day ([delegate] digest)
+                    inbox.send_digests(cfg, store, engine.transport, self.clock())
                 self._handoff_alive(engine)  # the senders just answered, soon after
                 if self.once:
                     if not self.dry_run:
@@ -536,6 +538,9 @@ class Daemon:
         due = self._handoff.due() if self._handoff else None
         if due is not None:
             limits.append((due - now).total_seconds())
+        digest = inbox.next_digest(self.config, store, now)
+        if digest is not None:
+            limits.append((digest - now).total_seconds())
         return max(0.05, min(limits))
 
     def _retry_later(
@@ -578,6 +583,9 @@ class Daemon:
         if not self.dry_run:
             paths = app.write_reports(self.config, store)
             log.info("the report is in %s", " and ".join(str(p) for p in paths))
+            # Once per window; the daemon (not --once) tries a failed APPEND again for a minute.
+            wait = None if self.once else self._sleep
+            inbox.deliver_report(self.config, store, engine.mailbox, self.clock, wait)
         log.info(
             "the away window ended %s: no more replies. Run `ooo report` to see what "
             "happened while you were away.",

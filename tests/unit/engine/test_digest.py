@@ -24,14 +24,15 @@ from ooo.core.parse import parse
 from ooo.core.policy import Owner, Reason, decide
 from ooo.core.report import derive
 from ooo.core.tracking import InquiryFacts, SignalEvent
+from ooo.daemon import Daemon
 from ooo.errors import ConfigError
 from ooo.inbox import DIGEST_RETRY, DigestState, digest_key, next_digest, send_digests
-from ooo.mailbox.memory import split_message
+from ooo.mailbox.memory import MemoryMailbox, split_message
 from ooo.store import Store
 from ooo.transport.base import TransportRejected
 from ooo.transport.memory import MemoryTransport
 from tests.support.configs import GOOD
-from tests.support.helpers import make_engine, raw_message, read, tracked
+from tests.support.helpers import Clock, make_engine, raw_message, read, tracked
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CAROL = "carol@example.com"
@@ -376,3 +377,21 @@ def test_an_unreadable_digest_state_counts_as_nothing_sent(tmp_path: Path) -> No
         store.set_meta(digest_key(CAROL), "{not json")
     transport = MemoryTransport()
     assert send_digests(cfg, store, transport, datetime(2026, 12, 22, 8, 0, tzinfo=UTC)) == 2
+
+
+def test_the_daemon_sends_the_digest_when_it_runs_and_once_a_day(tmp_path: Path) -> None:
+    """`ooo run --once` at 10:00 (the 09:00 digest missed while the machine slept) sends each
+    delegate their digest; another run that day sends nothing more."""
+    cfg = config(tmp_path)
+    store = store_with_inquiries()
+    transport = MemoryTransport()
+    for hour in (9, 11):
+        Daemon(
+            cfg,
+            once=True,
+            clock=Clock(datetime(2026, 12, 22, hour, 0, tzinfo=UTC)),
+            mailbox=MemoryMailbox(),
+            transport=transport,
+            store=store,
+        ).run()
+    assert sorted(m.recipients[0] for m in transport.sent) == [CAROL, DAN]

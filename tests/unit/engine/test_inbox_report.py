@@ -17,9 +17,10 @@ from ooo.core.parse import parse
 from ooo.core.policy import AUTOMATED, Owner, Reason, decide
 from ooo.core.report import build_report
 from ooo.core.status import StatusFacts, status_lines
+from ooo.daemon import Daemon
 from ooo.engine import Engine
 from ooo.inbox import REPORT_STATUS, deliver_report, report_delivered
-from ooo.mailbox.base import Mailbox
+from ooo.mailbox.base import Mailbox, MailboxUnavailable
 from ooo.mailbox.memory import MemoryMailbox, split_message
 from ooo.store import Store
 from ooo.transport.memory import MemoryTransport
@@ -80,10 +81,7 @@ def test_the_report_message_is_from_ooo_to_the_owner_and_marked_automatic() -> N
     parsed = read(msg.as_bytes())
     assert parsed["From"] == "ooo <bob@example.com>"
     assert parsed["To"] == "Bob Exämple <bob@example.com>"
-    assert (
-        parsed["Subject"]
-        == "Out-of-office report for Bob Exämple: 12 inquiries while you were away"
-    )
+    assert parsed["Subject"] == subject
     assert parsed["Message-ID"] == "<r1@example.com>"
     assert parsed["Date"] == "Tue, 05 Jan 2027 08:30:00 +0000"
     assert parsed["Auto-Submitted"] == "auto-generated"
@@ -274,6 +272,81 @@ def test_the_daemon_tries_a_failed_append_again_for_a_minute(tmp_path: Path) -> 
     assert deliver_report(cfg, other, box, Clock(NOW), waits.append) is False
     assert waits == [5.0, 15.0, 40.0]
     assert REPORT_STATUS in other.status()
+
+
+class _FailingAfterAppend(MemoryMailbox):
+    """A mailbox whose first append raises after storing nothing (a dropped connection)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 1
+
+    def append_to_inbox(self, raw: bytes) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise MailboxUnavailable("memory: connection dropped during APPEND")
+        super().append_to_inbox(raw)
+
+
+def test_the_daemon_puts_the_report_into_the_inbox_once_per_window(tmp_path: Path) -> None:
+    """Two runs after the end (the daemon's end, then a --once): one report in the inbox, and
+    the files are written as before; a new window gets its own report."""
+    store = with_inquiries(tracked(Store(tmp_path / "state.db")))
+    box = MemoryMailbox()
+    cfg = config(tmp_path)
+    for hours, once in ((1, False), (3, True)):
+        Daemon(
+            cfg,
+            once=once,
+            clock=Clock(GOOD_END + timedelta(hours=hours)),
+            mailbox=box,
+            transport=MemoryTransport(),
+            store=store,
+        ).run()
+    assert len(box.folder_messages("INBOX")) == 1
+    assert (tmp_path / "report.html").exists() and (tmp_path / "report.json").exists()
+
+    later = cfg.model_copy(
+        update={
+            "away": cfg.away.model_copy(
+                update={
+                    "start": GOOD_END + timedelta(days=30),
+                    "end": GOOD_END + timedelta(days=31),
+                }
+            )
+        }
+    )
+    Daemon(
+        later,
+        once=True,
+        clock=Clock(GOOD_END + timedelta(days=32)),
+        mailbox=box,
+        transport=MemoryTransport(),
+        store=store,
+    ).run()
+    assert len(box.folder_messages("INBOX")) == 2
+
+
+def test_the_daemon_retries_an_append_that_failed_at_the_next_run(tmp_path: Path) -> None:
+    """The APPEND fails at the window's end: the daemon still ends normally; the next run
+    puts the report into the inbox."""
+    store = tracked(Store(tmp_path / "state.db"))
+    box = _FailingAfterAppend()
+    cfg = config(tmp_path)
+    for hours in (1, 2):
+        assert (
+            Daemon(
+                cfg,
+                once=True,
+                clock=Clock(GOOD_END + timedelta(hours=hours)),
+                mailbox=box,
+                transport=MemoryTransport(),
+                store=store,
+            ).run()
+            == 0
+        )
+    assert len(box.folder_messages("INBOX")) == 1
+    assert report_delivered(cfg, store)
 
 
 @pytest.fixture
