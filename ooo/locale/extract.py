@@ -4,9 +4,10 @@ the new ones (empty, or fuzzy when Babel finds a close old one) for a translator
 those the code no longer says. A tool for whoever changes the report's words, not run by ooo.
 
 The messages are the first arguments of ``gettext``/``_``/``N_``, the two of
-``ngettext``/``Nn_``/``Language.count`` and the second of the page's ``_around`` in :mod:`ooo.core.wording` and ``ooo/report/``, the
-``_()`` calls of ``templates/report.html.j2``, and the descriptions of the reasons a message
-was not answered (:data:`ooo.core.policy.DESCRIPTIONS`), which the report shows.
+``ngettext``/``Nn_``/``Language.count`` and the second of the page's ``_around`` in
+:mod:`ooo.core.wording` and ``ooo/report/``, the ``_()`` calls of
+``templates/report.html.j2``, and the descriptions of the reasons a message was not answered
+(:data:`ooo.core.policy.DESCRIPTIONS`), which the report shows.
 """
 
 from __future__ import annotations

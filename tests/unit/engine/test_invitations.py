@@ -142,7 +142,7 @@ def test_calendar_mail_left_alone_and_ordinary_mail_unchanged() -> None:
         "dave@example.org",
         "erin@example.net",
     ]
-    assert not any(b"method=\"REPLY\"" in s.raw for s in transport.sent)
+    assert not any(b'method="REPLY"' in s.raw for s in transport.sent)
 
 
 def test_received_before_the_window_is_not_looked_at() -> None:
