@@ -224,7 +224,10 @@ class MastodonWatcher(Watcher):
     def _describe(exc: Exception) -> str:
         if len(exc.args) > 2 and isinstance(exc.args[1], int):
             return f"HTTP {exc.args[1]} {exc.args[2]}"
-        return type(exc).__name__
+        # The library's own sentence says what failed ("Could not complete request: ...
+        # Connection refused"); the URL in it is the instance's, the token is never in it.
+        said = str(exc.args[0]) if exc.args and isinstance(exc.args[0], str) else ""
+        return f"{type(exc).__name__}: {said[:200]}" if said else type(exc).__name__
 
     def _retry_after(self) -> float | None:
         return retry_after_from_headers(self._headers, datetime.now(UTC))
