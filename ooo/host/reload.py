@@ -92,6 +92,12 @@ def interrupt_main_thread(signum: int) -> None:
     import signal
 
     main = threading.main_thread().ident
+    # Only to a Python handler: a signal whose handler is not installed yet (start-up) or
+    # no longer (shut-down) takes its default action, and SIGHUP's is to end the process
+    # without a word. The loop then notices the request at its next wake-up instead.
+    handler = signal.getsignal(signum)
+    if handler in (signal.SIG_DFL, signal.SIG_IGN, None):
+        return
     if main is not None and hasattr(signal, "pthread_kill"):
         signal.pthread_kill(main, signum)
     # Windows has neither SIGHUP nor pthread_kill: the loop notices at its next wake-up.
