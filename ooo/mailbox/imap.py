@@ -497,14 +497,8 @@ class ImapMailbox(Mailbox):
         with self._mapped(f"reading the recipients in {folder!r}", client):
             if not client.folder_exists(folder):
                 return found
-            client.select_folder(folder, readonly=True)
             try:
-                uids = sorted(client.search("ALL"))[-limit:]
-                for start in range(0, len(uids), 500):
-                    data = client.fetch(uids[start : start + 500], [_RECIPIENT_FIELDS])
-                    for item in data.values():
-                        raw = next((v for k, v in item.items() if k.startswith(b"BODY[")), b"")
-                        found.update(parse(folder, raw or b"").recipients)
+                found = self._read_recipients(client, folder, limit)
             finally:
                 selected = client.select_folder(self.folder)
                 self._uidvalidity = int(selected[b"UIDVALIDITY"])
@@ -527,6 +521,23 @@ class ImapMailbox(Mailbox):
         self._sync(client)
         if self._mail_announced:
             return True
+        return self._wait_for_news(client, deadline)
+
+    @staticmethod
+    def _read_recipients(client: Any, folder: str, limit: int) -> set[str]:
+        """The recipients of the last ``limit`` messages of ``folder``, selected read-only."""
+        found: set[str] = set()
+        client.select_folder(folder, readonly=True)
+        uids = sorted(client.search("ALL"))[-limit:]
+        for start in range(0, len(uids), 500):
+            data = client.fetch(uids[start : start + 500], [_RECIPIENT_FIELDS])
+            for item in data.values():
+                raw = next((v for k, v in item.items() if k.startswith(b"BODY[")), b"")
+                found.update(parse(folder, raw or b"").recipients)
+        return found
+
+    def _wait_for_news(self, client: Any, deadline: float) -> bool:
+        """Wait until the server announces mail or ``deadline``: IDLE where offered."""
         if self.use_idle and client.has_capability("IDLE"):
             return self._wait_idle(client, deadline)
         return self._wait_polling(client, deadline)

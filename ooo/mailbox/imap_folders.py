@@ -45,7 +45,6 @@ from imapclient import exceptions as imap_errors
 from imapclient import imap_utf7
 from imapclient.response_parser import parse_response
 
-from ooo.core.parse import parse
 from ooo.mailbox.base import (
     NEVER_WATCHED_NAMES,
     Batch,
@@ -62,7 +61,6 @@ from ooo.mailbox.base import (
 from ooo.mailbox.imap import (
     _FAST_EMPTY_LIMIT,
     _FETCH_ITEMS,
-    _RECIPIENT_FIELDS,
     _SEARCH_ATTEMPTS,
     ImapMailbox,
     Security,
@@ -638,13 +636,7 @@ class ImapFoldersMailbox(ImapMailbox):
             if not client.folder_exists(folder):
                 return found
             self._selected = None  # EXAMINE: no tags can be stored there
-            client.select_folder(folder, readonly=True)
-            uids = sorted(client.search("ALL"))[-limit:]
-            for start in range(0, len(uids), 500):
-                data = client.fetch(uids[start : start + 500], [_RECIPIENT_FIELDS])
-                for item in data.values():
-                    raw = next((v for k, v in item.items() if k.startswith(b"BODY[")), b"")
-                    found.update(parse(folder, raw or b"").recipients)
+            found = self._read_recipients(client, folder, limit)
         self._take_untagged_exists()
         # New mail may have come meanwhile: look everywhere once.
         self._dirty.update(self._watched)
@@ -652,17 +644,9 @@ class ImapFoldersMailbox(ImapMailbox):
 
     # -- waiting ---------------------------------------------------------------------------
 
-    def wait(self, timeout: float) -> bool:
-        client = self._require()
-        deadline = time.monotonic() + max(timeout, 0.0)
-        self._note_untagged_exists()
-        if self._mail_announced:
-            return True
-        # NOOP first: the server reports what came since our last command (and keeps this
-        # connection alive while the per-folder connections do the waiting).
-        self._sync(client)
-        if self._mail_announced:
-            return True
+    def _wait_for_news(self, client: Any, deadline: float) -> bool:
+        # ImapMailbox.wait has sent a NOOP first: the server reported what came since our
+        # last command (and this connection stays alive while per-folder ones do the waiting).
         if self.mode == "IDLE":
             return self._wait_watchers(deadline)
         if self.mode == "NOTIFY" and self.use_idle and client.has_capability("IDLE"):
