@@ -286,8 +286,8 @@ class Daemon:
                 if attempt:
                     log.info("reconnected to the mailbox after %d attempt(s)", attempt)
                 attempt = 0
-                self._status(store, "state", "watching")
                 self._handoff_alive(engine)  # the lease first, then catch up
+                self._status(store, "state", "watching")  # after: the server no longer answers
                 engine.sync()
                 engine.flush()
                 if not self.dry_run:  # each delegate's digest, once a day ([delegate] digest)
