@@ -49,6 +49,8 @@ from mastodon.errors import (
     MastodonServerError,
     MastodonUnauthorizedError,
 )
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from ooo.core.htmltext import html_to_text
 from ooo.core.network import safe_url
@@ -71,6 +73,8 @@ PAGE_LIMIT = 80
 """Notifications per page: the API's maximum."""
 MAX_PAGES = 5
 """Pages read in one poll; a longer backlog is read over the next polls."""
+RETRIES = 1
+"""A read that failed on the connection (reset, refused) is tried this many times more."""
 TAG_LIMIT = 40
 LOW_BUDGET = 0.05
 """Pause when fewer than this share of the rate-limit window's requests are left."""
@@ -148,6 +152,22 @@ class MastodonWatcher(Watcher):
             raise NetworkAuthError(f"mastodon: no access token: {exc}") from exc
         session = requests.Session()
         session.hooks["response"].append(self._remember)
+        # A connection reset or refused once (a dropped keep-alive connection, a proxy that
+        # restarts) is tried again at once. ooo only reads here (GET), which is safe to repeat.
+        retry = Retry(
+            total=RETRIES,
+            connect=RETRIES,
+            read=RETRIES,
+            status=0,
+            other=0,
+            redirect=False,
+            allowed_methods=frozenset({"GET", "HEAD"}),
+            backoff_factor=0.2,
+            raise_on_status=False,
+            respect_retry_after_header=False,  # a 429 is the watcher's to schedule, not a wait
+        )
+        for prefix in ("http://", "https://"):
+            session.mount(prefix, HTTPAdapter(max_retries=retry))
         api = Mastodon(
             access_token=token,
             api_base_url=self.api_url,

@@ -30,6 +30,8 @@ import html
 import itertools
 import json
 import re
+import socket
+import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -95,6 +97,8 @@ class FakeMastodon:
         self.remaining = rate_limit
         self.reset_at = datetime.now(UTC) + timedelta(minutes=5)
         self.failures: list[Failure] = []
+        self.resets = 0
+        """How many of the next requests are answered by resetting the connection (RST)."""
         self.requests: list[str] = []
         """Every request as "METHOD /path?query", in order."""
         self._server: ThreadingHTTPServer | None = None
@@ -233,6 +237,19 @@ class FakeMastodon:
         with self._lock:
             body = {"error": "Service Unavailable" if status >= 500 else "error"}
             self.failures.extend(Failure(status, body, dict(headers or {})) for _ in range(n))
+
+    def reset_next(self, n: int) -> None:
+        """The next ``n`` requests get no answer: the connection is reset (TCP RST), as a
+        restarting proxy or a dropped keep-alive connection does."""
+        with self._lock:
+            self.resets += n
+
+    def take_reset(self) -> bool:
+        with self._lock:
+            if self.resets <= 0:
+                return False
+            self.resets -= 1
+            return True
 
     def spend_budget(self, remaining: int = 0, reset_in: float = 120.0) -> None:
         """Leave ``remaining`` requests in the rate-limit window, which resets in
@@ -375,6 +392,13 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
+        if self.fake.take_reset():
+            # SO_LINGER with a zero timeout: close() sends RST instead of FIN.
+            linger = struct.pack("ii", 1, 0)
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+            self.connection.close()
+            self.close_connection = True
+            return
         status, body, headers = self.fake.answer(method, parts.path, parse_qs(parts.query), token)
         data = json.dumps(body).encode()
         self.send_response(status)

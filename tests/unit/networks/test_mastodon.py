@@ -178,6 +178,23 @@ def test_server_errors_are_retried_later_with_the_wait_they_ask(server: FakeMast
         assert w.fetch_new(None, SINCE).posts == []
 
 
+def test_a_reset_connection_is_read_again_once(server: FakeMastodon) -> None:
+    """A read whose connection is reset (a dropped keep-alive, a restarting proxy) is tried
+    again at once: signing in and reading survive one reset each; two in a row are
+    NetworkUnavailable, and nothing is left over for the next call."""
+    server.reset_next(1)
+    with watcher(server) as w:
+        signed_in = server.api_requests("/api/v1/accounts/verify_credentials")
+        assert len(signed_in) == 2  # the reset one, then the one that was answered
+        server.reset_next(1)
+        assert w.fetch_new(None, SINCE).posts == []
+        server.reset_next(2)
+        with pytest.raises(NetworkUnavailable, match="Connection abo"):
+            w.fetch_new(None, SINCE)
+        assert server.resets == 0
+        assert w.fetch_new(None, SINCE).posts == []
+
+
 def test_a_revoked_token_is_an_auth_error(server: FakeMastodon) -> None:
     """401 on sign-in or later is NetworkAuthError, never retried as if the network were
     down; a 403 (a token without the read scopes) too."""
