@@ -22,6 +22,7 @@ import logging
 import os
 import random
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -89,6 +90,9 @@ class Daemon:
     """The network watchers (tests inject one); by default built from the config."""
     prepare: Callable[[Config], Config] | None = None
     """Applied to every config read again from the file (an account's state dir)."""
+    opened: Mailbox | None = None
+    """The config's mailbox, already open (``ooo run`` opens it while the rest loads); unlike
+    ``mailbox``, replaced like any other when a reload changes ``[mailbox]``."""
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -208,7 +212,8 @@ class Daemon:
         app.check_templates(
             cfg, renderer
         )  # a broken template is an error now, not at the first reply
-        mailbox = self.mailbox or app.make_mailbox(cfg)
+        mailbox = self.mailbox or self.opened or app.make_mailbox(cfg)
+        self.opened = None
         transport = self.transport or app.make_transport(cfg)
         engine = Engine(
             settings,
@@ -297,6 +302,7 @@ class Daemon:
                     if not self.dry_run:
                         app.poll_networks_once(cfg, store)  # after the mail: never delays it
                     return 0
+                checkpoint(store)  # idle now: the log's fsync is paid here, not mid-reply
                 timeout = self._wait_timeout(store, now)
                 waiting = False
                 wall, mono = self.clock(), self.monotonic()
@@ -604,6 +610,13 @@ class Daemon:
     def _status(self, store: Store, key: str, value: str) -> None:
         with store.transaction():
             store.set_status(key, value, self.clock())
+
+
+def checkpoint(store: Store) -> None:
+    try:
+        store.checkpoint()
+    except sqlite3.Error as exc:  # the next idle moment tries again; commits still work
+        log.debug("checkpointing the state database failed: %s", exc)
 
 
 def _watching_changed(old: Config, new: Config) -> bool:
