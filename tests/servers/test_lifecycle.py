@@ -10,6 +10,7 @@ import signal
 import stat
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,34 @@ def ask(stack: MailStack, sender: User, owner: User, subject: str) -> bytes:
     stack.send(inquiry(sender, owner, subject), sender.address, [owner.address])
     (raw,) = stack.wait_for_mail(sender, 1, timeout=30)
     return raw
+
+
+def test_ooo_run_opens_the_mailbox_while_the_rest_loads(
+    mail_stack: MailStack, mail_user: Callable[[str], User], tmp_path: Path
+) -> None:
+    """`ooo run` logs in and SELECTs in a thread while it imports the rest, so a server slow
+    to open a big folder adds nothing to start-up: inside the away window the mailbox comes
+    back open; before the window, or when the login is refused, nothing comes back (the
+    daemon then opens its own and says what is wrong)."""
+    from ooo.cli.run import open_early
+    from ooo.config import load
+
+    owner = mail_user("bob")
+    cfg = load(Responder(mail_stack, owner, tmp_path).config)
+    box = open_early(cfg)()
+    assert box is not None and box.connected
+    box.close()
+
+    (tmp_path / "later").mkdir()
+    (tmp_path / "refused").mkdir()
+    later = Responder(
+        mail_stack, owner, tmp_path / "later", start=datetime.now(UTC) + timedelta(days=1)
+    )
+    assert open_early(load(later.config))() is None
+
+    refused = Responder(mail_stack, owner, tmp_path / "refused")
+    refused.config.write_text(refused.config.read_text().replace(owner.password, "wrong-password"))
+    assert open_early(load(refused.config))() is None
 
 
 def wait_log(responder: Responder, text: str, timeout: float = 20) -> None:
