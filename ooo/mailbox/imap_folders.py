@@ -66,6 +66,7 @@ from ooo.mailbox.imap import (
     Security,
     _abandon,
     _describe,
+    _first_match,
     _is_bye,
     _text,
     _to_fetched,
@@ -518,13 +519,16 @@ class ImapFoldersMailbox(ImapMailbox):
         return cursors.encode()
 
     def _baseline_selected(self, client: Any, since: datetime) -> int:
-        """The last UID before mail received at or after ``since``, in the selected folder."""
+        """The last UID before mail received at or after ``since``, in the selected folder.
+
+        As ImapMailbox.baseline: the date search reads the folder's last messages only, as
+        many as needed to reach back to ``since`` (see ``_first_match``)."""
         self._sync(client)
         with self._mapped("searching by date"):
+            # The highest UID first: mail arriving between the searches is after the cursor.
             highest = max(client.search(["UID", "*"]), default=0)
             criteria = self._since_criteria(client, since)
-            matches = client.search(criteria) if criteria else []
-        first = min(matches, default=None)
+            first = _first_match(client, criteria) if criteria else None
         return int(first - 1 if first is not None else highest)
 
     # -- reading ---------------------------------------------------------------------------

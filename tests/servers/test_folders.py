@@ -23,7 +23,7 @@ import pytest
 
 from ooo.mailbox.base import FetchedMessage, FolderCursors
 from ooo.mailbox.imap_folders import ImapFoldersMailbox
-from tests.servers.test_imap import doveadm
+from tests.servers.test_imap import ONE_ROUND, SearchLog, doveadm, folder_uids, store_messages
 from tests.support.mailbox_contract import (
     LONG_WAIT,
     PROMPT,
@@ -346,6 +346,34 @@ def test_the_cursor_holds_each_folders_place(mail_stack: MailStack, user: User, 
     with folders_mailbox(mail_stack, user) as box:
         fetched, _ = drain(box, cursor)
     assert subjects(fetched) == [second]
+
+
+def test_the_baseline_reads_only_the_end_of_each_folder(mail_stack: MailStack, user: User) -> None:
+    """Each folder's place is just before its first message received since the window's
+    start, found as in one folder (ooo.mailbox.imap._first_match): the date search in a
+    folder of 1,000 old messages reads only its last 256."""
+    old = 1000
+    now = datetime.now(UTC)
+    store_messages(mail_stack, user, ACME, old, lambda i: now - timedelta(days=3 + i / 10))
+    store_messages(mail_stack, user, ACME, 3, None)
+    store_messages(mail_stack, user, "INBOX", 2, None)
+    acme_validity, acme_uids = folder_uids(mail_stack, user, ACME)
+    inbox_validity, inbox_uids = folder_uids(mail_stack, user, "INBOX")
+    beta_validity, _ = folder_uids(mail_stack, user, "Clients/beta")
+    with folders_mailbox(mail_stack, user) as box:
+        searches = SearchLog(box)
+        cursor = box.baseline(now - timedelta(hours=1))
+        sizes = {ACME: len(acme_uids), "INBOX": len(inbox_uids), "Clients/beta": 0}
+        read = searches.messages_read(sizes)
+        fetched, _ = drain(box, cursor)
+    assert FolderCursors.decode(cursor).positions == {
+        ACME: (acme_validity, acme_uids[old] - 1),
+        "INBOX": (inbox_validity, inbox_uids[0] - 1),
+        "Clients/beta": (beta_validity, 0),
+    }
+    assert read <= ONE_ROUND + len(inbox_uids)
+    # Acme's three messages received now, and the INBOX's two.
+    assert sorted(subjects(fetched)) == sorted([f"message {i}" for i in (0, 1, 2, 0, 1)])
 
 
 # -- the whole responder -------------------------------------------------------------------------
