@@ -318,13 +318,14 @@ def _record(cfg: Config, problem: str) -> None:
 
 
 class AccountLogFilter(logging.Filter):
-    """Put ``[account]`` before every line logged by an account's thread (several accounts
-    only: one account's log stays exactly as it was)."""
+    """Put ``[account]`` before every line logged by an account's thread or a thread it
+    started (several accounts only: one account's log stays exactly as it was)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         thread = record.threadName or ""
         if thread.startswith(THREAD_PREFIX) and not getattr(record, "ooo_account", None):
-            name = thread[len(THREAD_PREFIX) :]
+            # "ooo:work", or a thread it started: "ooo:work/send_0" (ooo.host.threads)
+            name = thread[len(THREAD_PREFIX) :].split("/", 1)[0]
             record.ooo_account = name
             record.msg = f"[{name}] {record.msg}"
         return True

@@ -45,6 +45,7 @@ from ooo.core.refs import find_refs, new_ref
 from ooo.core.resolve import Role, Signal, classify
 from ooo.core.routing import Routing
 from ooo.core.sieve import SERVER_KEYWORD
+from ooo.host.threads import child_name
 from ooo.mailbox.base import CursorInvalid, FetchedMessage, Mailbox, MailboxError
 from ooo.store import MessageRecord, OutboxItem, Store, TagTask, iso
 from ooo.templating import Renderer
@@ -683,7 +684,7 @@ class Engine:
                     break
             return len(due)
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(threads, thread_name_prefix="ooo-send")
+            self._pool = ThreadPoolExecutor(threads, thread_name_prefix=child_name("send"))
         # Committed before the transactions start: a crash from here on leaves them
         # "sending", which recover() turns into "uncertain", never into a second send.
         with self.store.transaction():

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from ooo import __version__
 from ooo.cli.common import SubParsers, add_account_option, add_command, find_accounts
 from ooo.errors import UserError
+from ooo.host.threads import child_name
 
 if TYPE_CHECKING:
     from ooo.config import Config
@@ -116,7 +117,7 @@ def open_early(cfg: Config) -> Callable[[], Mailbox | None]:
                 return
         box.close()  # start-up went on without it
 
-    thread = threading.Thread(target=work, name="ooo-open-early", daemon=True)
+    thread = threading.Thread(target=work, name=child_name("open-early"), daemon=True)
     thread.start()
 
     def result() -> Mailbox | None:

@@ -37,6 +37,8 @@ from jeepney.io.blocking import Proxy, open_dbus_connection  # type: ignore[impo
 from jeepney.low_level import HeaderFields  # type: ignore[import-untyped]
 from jeepney.wrappers import unwrap_msg  # type: ignore[import-untyped]
 
+from ooo.host.threads import child_name
+
 log = logging.getLogger("ooo")
 
 LOGIND = "org.freedesktop.login1"
@@ -88,7 +90,9 @@ class SleepHook:
             self._close()
             self._unavailable(f"cannot take logind's sleep inhibitor ({_describe(exc)})")
             return False
-        self._thread = threading.Thread(target=self._run, name="ooo-sleep-hook", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=child_name("sleep-hook"), daemon=True
+        )
         self._thread.start()
         return True
 

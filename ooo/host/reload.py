@@ -22,6 +22,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from ooo.host.threads import child_name
+
 log = logging.getLogger("ooo")
 
 #: How often the watcher thread looks at the file.
@@ -60,7 +62,9 @@ class ConfigWatcher:
         self.on_change = on_change
         self.interval = interval
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ooo-config-watch", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=child_name("config-watch"), daemon=True
+        )
 
     def start(self) -> None:
         self._thread.start()

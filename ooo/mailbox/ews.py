@@ -51,6 +51,7 @@ from exchangelib.folders import FolderCollection
 from exchangelib.properties import ItemId
 from exchangelib.services import SyncFolderItems
 
+from ooo.host.threads import child_name
 from ooo.mailbox.base import (
     Batch,
     CursorInvalid,
@@ -587,7 +588,9 @@ class _Watcher:
         self.news = threading.Event()
         self.failed: str | None = None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ooo-ews-stream", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=child_name("ews-stream"), daemon=True
+        )
 
     @classmethod
     def start(cls, folder: Any, where: str) -> _Watcher | None:

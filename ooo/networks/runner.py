@@ -50,6 +50,7 @@ from ooo.core.social import (
     thread_roots,
 )
 from ooo.core.text import one_line
+from ooo.host.threads import child_name
 from ooo.networks.base import NetworkAuthError, NetworkUnavailable, Poster, Watcher
 from ooo.store import Store
 from ooo.store.social import WatcherStateRecord
@@ -413,7 +414,7 @@ class NetworkRunner:
         self._stop.clear()
         for watch in self.watches:
             thread = threading.Thread(
-                target=self._run, args=(watch,), name=f"ooo-watch-{watch.watcher.name}"
+                target=self._run, args=(watch,), name=child_name(f"watch-{watch.watcher.name}")
             )
             # Daemon threads: a network call stuck past its timeout never holds up the exit.
             thread.daemon = True

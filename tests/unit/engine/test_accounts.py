@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ from ooo.mailbox.memory import MemoryMailbox
 from ooo.store import Store
 from ooo.transport.memory import MemoryTransport
 from tests.support.configs import GOOD
-from tests.support.helpers import INSIDE, Clock, raw_message, tracked
+from tests.support.helpers import INSIDE, Clock, make_engine, raw_message, tracked
 from tests.support.responder import wait_for
 
 #: IDLE renewed only every hour: a stop or reload that waited for the wait to end would hang.
@@ -204,6 +205,43 @@ def test_log_lines_of_an_account_thread_carry_its_name_once() -> None:
     plain.threadName = "MainThread"
     f.filter(plain)
     assert plain.getMessage() == "hello"
+
+
+def test_threads_an_account_starts_log_under_its_name(caplog: pytest.LogCaptureFixture) -> None:
+    """The engine's SMTP sends run on a pool the account's thread starts: their lines carry
+    the account's name too (the threads are named ``ooo:work/...``, ooo.host.threads)."""
+    from ooo.accounts import THREAD_PREFIX
+    from ooo.host.threads import child_name
+
+    names: list[str] = []
+
+    def account_thread() -> None:
+        engine, mailbox, transport, _, clock = make_engine()
+        transport.concurrent_sends = 2
+        engine.sync()
+        mailbox.deliver(raw_message(), clock.now)
+        sent = transport.send
+
+        def send(*args: Any) -> dict[str, str]:
+            names.append(threading.current_thread().name)
+            logging.getLogger("ooo").info("sending from the pool")
+            return sent(*args)
+
+        transport.send = send  # type: ignore[method-assign]
+        engine.sync()
+        names.append(child_name("x"))
+
+    f = AccountLogFilter()
+    caplog.handler.addFilter(f)
+    try:
+        thread = threading.Thread(target=account_thread, name=THREAD_PREFIX + "work")
+        with caplog.at_level(logging.INFO, logger="ooo"):
+            thread.start()
+            thread.join(10)
+    finally:
+        caplog.handler.removeFilter(f)
+    assert names[0].startswith("ooo:work/send") and names[-1] == "ooo:work/x"
+    assert "[work] sending from the pool" in caplog.messages
 
 
 def test_an_added_file_starts_an_account_and_a_removed_one_stops_it(harness: Harness) -> None:
