@@ -8,7 +8,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from ooo.cli.common import SubParsers, add_command, choices_from, load_config
+from ooo.cli.common import (
+    SubParsers,
+    add_account_option,
+    add_command,
+    choices_from,
+    load_config,
+)
 from ooo.errors import UserError
 
 if TYPE_CHECKING:
@@ -30,6 +36,8 @@ def register(sub: SubParsers, common: argparse.ArgumentParser) -> None:
     reo = add_command(sub, common, "reopen", cmd_reopen, help="mark an inquiry open again")
     reo.add_argument("ref", help="the inquiry's reference")
     reo.add_argument("--note", default="", help="why (shown in the report)")
+    add_account_option(res, "look for the inquiry in")
+    add_account_option(reo, "look for the inquiry in")
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
@@ -54,8 +62,9 @@ def _inquiry_store(args: argparse.Namespace) -> tuple[Store, MessageRecord, str]
     from ooo.app import open_store, state_db
 
     cfg = load_config(args)
-    if not state_db(cfg).exists():
-        raise UserError("no state yet: ooo has not run with this config")
+    path = state_db(cfg)
+    if not path.exists():
+        raise UserError(f"no state yet in {path.parent}: ooo has not run with this config")
     store = open_store(cfg)
     row = store.inquiry(args.ref.strip().upper())
     if row is None or row.ref is None:

@@ -15,7 +15,7 @@ from email.message import EmailMessage, Message
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ooo.cli.common import SubParsers, add_command, load_config
+from ooo.cli.common import SubParsers, add_account_option, add_command, load_config
 from ooo.errors import UserError
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ def register(sub: SubParsers, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print the Sieve script (or Exchange automatic replies) the server would run",
     )
+    add_account_option(pv, "preview the reply of")
 
 
 def cmd_preview(args: argparse.Namespace) -> int:

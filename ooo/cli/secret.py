@@ -11,7 +11,13 @@ import types
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Union, get_args, get_origin
 
-from ooo.cli.common import SubParsers, add_command, choices_from, load_config
+from ooo.cli.common import (
+    SubParsers,
+    add_account_option,
+    add_command,
+    choices_from,
+    load_config,
+)
 from ooo.errors import UserError
 
 if TYPE_CHECKING:
@@ -40,6 +46,7 @@ def register(sub: SubParsers, common: argparse.ArgumentParser) -> None:
     )
     sec.add_argument("action", choices=["set", "delete"])
     choices_from(sec.add_argument("section"), sections)
+    add_account_option(sec, "store the secret for")
 
 
 def cmd_secret(args: argparse.Namespace) -> int:

@@ -123,3 +123,27 @@ def test_every_account_in_the_folder_and_no_main_file(tmp_path: Path) -> None:
     shown = ooo("config", "show", "-c", str(main), env=env)
     assert shown.returncode == 0, shown.stderr
     assert "Bob Example" in shown.stdout
+
+
+def test_preview_inquiries_and_secret_take_account_too(two: Path, tmp_path: Path) -> None:
+    """preview, resolve, reopen and secret take --account like the others: the
+    preview is the work account's reply (its owner's name), an inquiry is looked for in the
+    work account's state, and an unknown name lists the accounts."""
+    work = two.parent / "accounts" / "work.toml"
+    work.write_text(GOOD.replace('name = "Bob Example"', 'name = "Wendy Work"'))
+    mine = ooo("preview", "-c", str(two), "--from", "alice@example.org")
+    theirs = ooo("preview", "-c", str(two), "--from", "alice@example.org", "--account", "work")
+    assert mine.returncode == theirs.returncode == 0, mine.stderr + theirs.stderr
+    assert "Bob Example" in mine.stdout and "Wendy Work" not in mine.stdout
+    assert "Wendy Work" in theirs.stdout
+    resolve = ooo("resolve", "OOO-7K3Q9M", "--by", "owner", "-c", str(two), "--account", "work")
+    assert resolve.returncode != 0
+    assert f"{tmp_path}/state/accounts/work" in resolve.stderr
+    for argv in (
+        ("reopen", "OOO-7K3Q9M"),
+        ("secret", "delete", "mailbox"),
+        ("preview", "--from", "alice@example.org"),
+    ):
+        unknown = ooo(*argv, "-c", str(two), "--account", "play")
+        assert unknown.returncode == 2, argv
+        assert "the accounts are: default, work" in unknown.stderr, argv
