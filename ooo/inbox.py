@@ -9,7 +9,9 @@ either twice:
 
 - the report, once per away window: the key is marked ``pending`` with the Message-ID before
   the APPEND (a retry reuses the id) and ``delivered`` only once the APPEND succeeded. An APPEND
-  that failed is retried at the next run, and ``ooo status`` shows it meanwhile.
+  that failed is retried at the next run, and ``ooo status`` shows it meanwhile; a run that
+  finds the key ``pending`` first looks for that Message-ID in the inbox (a run that stopped
+  right after its APPEND), so the report is not put there twice.
 - a digest, once per delegate per day: ``sending`` is committed before the transport is called
   and ``sent`` after; a digest found ``sending`` was cut off mid-send and is never sent again
   (as an uncertain reply). A day with nothing open is recorded as ``none`` and sends nothing.
@@ -86,7 +88,9 @@ def deliver_report(
     state = (store.meta(key) or "").split()
     if state[:1] == ["delivered"]:
         return True
-    if state[:1] == ["pending"] and len(state) > 1:
+    # Pending from an earlier run: it may have stopped after the APPEND, before recording it.
+    earlier = state[:1] == ["pending"] and len(state) > 1
+    if earlier:
         message_id = state[1]
     else:
         message_id = make_msgid("ooo-report", domain=_domain(cfg))
@@ -98,7 +102,8 @@ def deliver_report(
         try:
             raw = report_message(cfg, store, message_id, now)
             mailbox.open()
-            mailbox.append_to_inbox(raw)
+            if not (earlier and mailbox.inbox_holds(message_id)):
+                mailbox.append_to_inbox(raw)
             break
         except (MailboxError, UserError) as exc:
             problem = exc.message if isinstance(exc, UserError) else str(exc)

@@ -496,20 +496,32 @@ class ImapMailbox(Mailbox):
         self._note_untagged_exists()
 
     def correspondents(self, folder: str, limit: int = 20_000) -> set[str]:
-        client = self._require()
         found: set[str] = set()
-        with self._mapped(f"reading the recipients in {folder!r}", client):
-            if not client.folder_exists(folder):
-                return found
-            try:
-                found = self._read_recipients(client, folder, limit)
-            finally:
-                selected = client.select_folder(self.folder)
-                self._uidvalidity = int(selected[b"UIDVALIDITY"])
-                self._take_untagged_exists()
-        # New mail may have come while another folder was selected: let wait() look.
-        self._mail_announced = True
+        with self._mapped(f"reading the recipients in {folder!r}", self._require()):
+            self._visit(folder, lambda client: found.update(_recipients(client, folder, limit)))
         return found
+
+    def inbox_holds(self, message_id: str) -> bool:
+        found: list[int] = []
+        with self._mapped("looking for a message in INBOX", self._require()):
+            self._visit("INBOX", lambda client: found.extend(_with_message_id(client, message_id)))
+        return bool(found)
+
+    def _visit(self, folder: str, read: Callable[[Any], object]) -> None:
+        """``read(client)`` with ``folder`` selected read-only (nothing if it does not exist),
+        then the watched folder selected again. New mail may have come meanwhile: the next
+        wait() looks at once."""
+        client = self._require()
+        if not client.folder_exists(folder):
+            return
+        try:
+            client.select_folder(folder, readonly=True)
+            read(client)
+        finally:
+            selected = client.select_folder(self.folder)
+            self._uidvalidity = int(selected[b"UIDVALIDITY"])
+            self._take_untagged_exists()
+            self._mail_announced = True
 
     # -- waiting -------------------------------------------------------------------------
 
@@ -526,19 +538,6 @@ class ImapMailbox(Mailbox):
         if self._mail_announced:
             return True
         return self._wait_for_news(client, deadline)
-
-    @staticmethod
-    def _read_recipients(client: Any, folder: str, limit: int) -> set[str]:
-        """The recipients of the last ``limit`` messages of ``folder``, selected read-only."""
-        found: set[str] = set()
-        client.select_folder(folder, readonly=True)
-        uids = sorted(client.search("ALL"))[-limit:]
-        for start in range(0, len(uids), 500):
-            data = client.fetch(uids[start : start + 500], [_RECIPIENT_FIELDS])
-            for item in data.values():
-                raw = next((v for k, v in item.items() if k.startswith(b"BODY[")), b"")
-                found.update(parse(folder, raw or b"").recipients)
-        return found
 
     def _wait_for_news(self, client: Any, deadline: float) -> bool:
         """Wait until the server announces mail or ``deadline``: IDLE where offered."""
@@ -683,6 +682,37 @@ def _first_match(client: Any, criteria: list[Any]) -> int | None:
     # The lowest UID from the first match on is that match's UID; and should the message
     # have been expunged meanwhile, the next one's (nothing lies between the two).
     return min((int(uid) for uid in client.search([f"{min(found)}:*"])), default=None)
+
+
+def _recipients(client: Any, folder: str, limit: int) -> set[str]:
+    """The recipients of the last ``limit`` messages of the selected ``folder``."""
+    found: set[str] = set()
+    uids = sorted(client.search("ALL"))[-limit:]
+    for start in range(0, len(uids), 500):
+        data = client.fetch(uids[start : start + 500], [_RECIPIENT_FIELDS])
+        for item in data.values():
+            raw = next((v for k, v in item.items() if k.startswith(b"BODY[")), b"")
+            found.update(parse(folder, raw or b"").recipients)
+    return found
+
+
+def _with_message_id(client: Any, message_id: str) -> list[int]:
+    """The UIDs of the selected folder's messages whose Message-ID header is ``message_id``
+    (a substring search on the server; checked exactly here)."""
+    uids = client.search(["HEADER", "Message-ID", message_id])
+    if not uids:
+        return []
+    data = client.fetch(uids, ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+    wanted = message_id.strip()
+    return [
+        uid
+        for uid, item in data.items()
+        if any(
+            v.decode("ascii", "replace").split(":", 1)[-1].strip() == wanted
+            for k, v in item.items()
+            if k.startswith(b"BODY[")
+        )
+    ]
 
 
 def _to_fetched(uid: int, item: dict[bytes, Any]) -> FetchedMessage:

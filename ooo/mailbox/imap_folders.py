@@ -632,19 +632,18 @@ class ImapFoldersMailbox(ImapMailbox):
             return set()
         return super().keywords(uid)
 
-    def correspondents(self, folder: str, limit: int = 20_000) -> set[str]:
+    def _visit(self, folder: str, read: Callable[[Any], object]) -> None:
+        """``read(client)`` with ``folder`` selected read-only; the next command selects what
+        it needs, and the next wait() looks at every folder once (mail may have come)."""
         client = self._require()
-        found: set[str] = set()
         self._note_untagged_exists()
-        with self._mapped(f"reading the recipients in {folder!r}", client):
-            if not client.folder_exists(folder):
-                return found
-            self._selected = None  # EXAMINE: no tags can be stored there
-            found = self._read_recipients(client, folder, limit)
+        if not client.folder_exists(folder):
+            return
+        self._selected = None  # EXAMINE: no tags can be stored there
+        client.select_folder(folder, readonly=True)
+        read(client)
         self._take_untagged_exists()
-        # New mail may have come meanwhile: look everywhere once.
         self._dirty.update(self._watched)
-        return found
 
     # -- waiting ---------------------------------------------------------------------------
 

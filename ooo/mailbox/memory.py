@@ -345,6 +345,13 @@ class MemoryMailbox(Mailbox):
                 self._arrived = True
                 self._cond.notify_all()
 
+    def inbox_holds(self, message_id: str) -> bool:
+        with self._cond:
+            self._check_connection()
+            messages = list(self._folders.get("INBOX", []))
+        wanted = message_id.strip()
+        return any(parse("INBOX", split_message(m.raw)[0]).message_id == wanted for m in messages)
+
     def correspondents(self, folder: str, limit: int = 20_000) -> set[str]:
         with self._cond:
             self._check_connection()

@@ -14,6 +14,7 @@ import email
 import email.policy
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -461,6 +462,40 @@ def test_correspondents_then_the_folders_are_still_read(
         subject = unique("meanwhile")
         acme.deliver(message(subject))
         assert "carol@client.example" in box.correspondents("Sent")
+        assert box.wait(LONG_WAIT) is True
+        fetched, _ = drain(box, cursor)
+        assert subjects(fetched) == [subject]
+
+
+@pytest.mark.parametrize("several", [False, True], ids=["one folder", "several folders"])
+def test_inbox_holds_finds_the_report_by_its_exact_message_id(
+    mail_stack: MailStack, user: User, acme: Acme, several: bool
+) -> None:
+    """The check a run makes before putting a pending report into the inbox (ooo.inbox): the
+    exact Message-ID is found in INBOX, a longer one that contains it is not (IMAP's HEADER
+    search matches substrings), and the watched folders are read as before afterwards."""
+    from tests.servers.test_imap import imap_mailbox
+
+    report = f"<ooo-report.{uuid.uuid4().hex}@example.com>"
+    client = mail_stack.imap(user)
+    try:
+        client.append("INBOX", message("the report", **{"Message-ID": report}))
+        longer = report.replace("@", ".2@")
+        client.append("INBOX", message("another", **{"Message-ID": longer}))
+    finally:
+        client.logout()
+    box = (
+        folders_mailbox(mail_stack, user)
+        if several
+        else imap_mailbox(mail_stack, user, folder=ACME)
+    )
+    with box:
+        _, cursor = drain(box, box.baseline(datetime.now(UTC)))  # the two above, if watched
+        assert box.inbox_holds(report) is True
+        assert box.inbox_holds(report.replace("@", ".3@")) is False
+        assert box.inbox_holds(report[:-5] + ">") is False
+        subject = unique("after the check")
+        acme.deliver(message(subject))
         assert box.wait(LONG_WAIT) is True
         fetched, _ = drain(box, cursor)
         assert subjects(fetched) == [subject]

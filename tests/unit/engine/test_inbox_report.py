@@ -254,6 +254,43 @@ def test_a_failed_append_is_shown_and_retried_with_the_same_message_id(tmp_path:
     assert REPORT_STATUS not in store.status()
 
 
+class StopsAfterAppend(MemoryMailbox):
+    """A run that stops right after the APPEND, before the store records it (a crash, a
+    shutdown): the report is in the inbox, the store still says "pending"."""
+
+    stops = 1
+
+    def append_to_inbox(self, raw: bytes) -> None:
+        super().append_to_inbox(raw)
+        if self.stops:
+            self.stops -= 1
+            raise SystemExit("stopped after the APPEND")
+
+
+def test_a_run_stopped_after_its_append_does_not_put_the_report_there_twice(
+    tmp_path: Path,
+) -> None:
+    """The next run finds the key pending, finds the pending Message-ID in the inbox, records
+    the report as delivered and appends nothing; a pending report that is not there is
+    appended (the APPEND itself failed)."""
+    cfg = config(tmp_path)
+    store = with_inquiries(tracked(Store(":memory:")))
+    box = StopsAfterAppend()
+    with pytest.raises(SystemExit):
+        deliver_report(cfg, store, box, Clock(NOW))
+    assert not report_delivered(cfg, store)
+    assert deliver_report(cfg, store, box, Clock(NOW + timedelta(minutes=5))) is True
+    assert len(box.folder_messages("INBOX")) == 1
+    assert report_delivered(cfg, store)
+
+    lost = with_inquiries(tracked(Store(":memory:")))
+    with pytest.raises(SystemExit):
+        deliver_report(cfg, lost, StopsAfterAppend(), Clock(NOW))
+    empty = MemoryMailbox()
+    assert deliver_report(cfg, lost, empty, Clock(NOW + timedelta(minutes=5))) is True
+    assert len(empty.folder_messages("INBOX")) == 1
+
+
 def test_the_daemon_tries_a_failed_append_again_for_a_minute(tmp_path: Path) -> None:
     """With the daemon's sleep (a laptop that woke up after the end, its network not up yet),
     a failed APPEND is tried again after 5, 15 and 40 s before it is left to the next run."""
