@@ -84,6 +84,9 @@ log = logging.getLogger("ooo")
 _CURSOR_PREFIX = "ews1:"
 #: Exchange caps MaxChangesReturned at 512.
 _MAX_CHANGES = 512
+#: inbox_holds() looks at this many of the newest Inbox items with the Message-ID (a server
+# that ignored the restriction would give the newest items of all: the report is among them).
+_REPORT_LOOKUP = 20
 _STREAM_EVENTS = ["NewMailEvent", "CreatedEvent", "MovedEvent"]
 #: Minutes one GetStreamingEvents connection stays open (EWS allows 1-30). Short, so a closed
 #: mailbox's stream thread ends soon; a new connection a minute costs one small request.
@@ -537,6 +540,18 @@ class EwsMailbox(Mailbox):
                 ooo_message_flags=MSGFLAG_READ if seen else 0,
             )
             copy.save()
+
+    def inbox_holds(self, message_id: str) -> bool:
+        account = self._require()
+        wanted = message_id.strip()
+        with self._mapped("looking for a message in the Inbox"):
+            # Restricted on the server; checked here too, among the newest (the report is).
+            items = (
+                account.inbox.filter(message_id=wanted)
+                .order_by("-datetime_received")
+                .only("message_id")[:_REPORT_LOOKUP]
+            )
+            return any((item.message_id or "").strip() == wanted for item in items)
 
     def correspondents(self, folder: str, limit: int = 20_000) -> set[str]:
         account = self._require()
