@@ -18,6 +18,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -482,6 +484,43 @@ def without_within(box: ImapMailbox) -> None:
     client.has_capability = lambda name: name.upper() != "WITHIN" and has(name)
 
 
+@dataclass
+class Baselined:
+    """A folder's baseline as the tests below look at it."""
+
+    box: ImapMailbox
+    validity: int
+    uids: list[int]
+    searches: SearchLog
+    cursor: str
+
+    def read(self) -> int:
+        return self.searches.messages_read({self.folder: len(self.uids)})
+
+    @property
+    def folder(self) -> str:
+        return self.box.folder
+
+
+@contextmanager
+def baselined(
+    mail_stack: Any, archive: Archive, folder: str, *, within: bool = True
+) -> Iterator[Baselined]:
+    """``folder`` opened, its baseline taken for a window that began an hour ago, closed
+    afterwards."""
+    validity, uids = folder_uids(mail_stack, archive.user, folder)
+    box = imap_mailbox(mail_stack, archive.user, folder=folder)
+    box.open()
+    try:
+        if not within:
+            without_within(box)
+        searches = SearchLog(box)
+        cursor = box.baseline(datetime.now(UTC) - timedelta(hours=1))
+        yield Baselined(box, validity, uids, searches, cursor)
+    finally:
+        box.close()
+
+
 @pytest.mark.parametrize("within", [True, False], ids=["YOUNGER", "SINCE"])
 @pytest.mark.parametrize("new", [5, 300])
 def test_baseline_reads_only_the_end_of_a_big_folder(
@@ -493,22 +532,12 @@ def test_baseline_reads_only_the_end_of_a_big_folder(
     (searching the whole folder took 0.8-1.1 s in a 100,000-message Maildir)."""
     folder = archive.folder(OLD_MESSAGES)
     archive.receive(folder, new)
-    validity, uids = folder_uids(mail_stack, archive.user, folder)
-    box = imap_mailbox(mail_stack, archive.user, folder=folder)
-    box.open()
-    try:
-        if not within:
-            without_within(box)
-        searches = SearchLog(box)
-        cursor = box.baseline(datetime.now(UTC) - timedelta(hours=1))
-        assert cursor == f"{validity}:{uids[OLD_MESSAGES] - 1}"
-        assert searches.date_searches()[0][2][-2] == ("YOUNGER" if within else "SINCE")
-        read = searches.messages_read({folder: len(uids)})
-        assert read <= (ONE_ROUND if new < ONE_ROUND else TWO_ROUNDS)
-        fetched, _ = drain(box, cursor)
+    with baselined(mail_stack, archive, folder, within=within) as b:
+        assert b.cursor == f"{b.validity}:{b.uids[OLD_MESSAGES] - 1}"
+        assert b.searches.date_searches()[0][2][-2] == ("YOUNGER" if within else "SINCE")
+        assert b.read() <= (ONE_ROUND if new < ONE_ROUND else TWO_ROUNDS)
+        fetched, _ = drain(b.box, b.cursor)
         assert subjects(fetched) == [f"message {i}" for i in range(new)]
-    finally:
-        box.close()
 
 
 def test_baseline_with_every_message_in_the_window(mail_stack: Any, archive: Archive) -> None:
@@ -516,35 +545,20 @@ def test_baseline_with_every_message_in_the_window(mail_stack: Any, archive: Arc
     they reach its first message, and the cursor is before UID 1: everything is read."""
     folder = archive.folder(0)
     archive.receive(folder, 600)
-    validity, uids = folder_uids(mail_stack, archive.user, folder)
-    box = imap_mailbox(mail_stack, archive.user, folder=folder)
-    box.open()
-    try:
-        searches = SearchLog(box)
-        cursor = box.baseline(datetime.now(UTC) - timedelta(hours=1))
-        assert uids[0] == 1
-        assert cursor == f"{validity}:0"
-        assert searches.messages_read({folder: len(uids)}) <= ONE_ROUND + len(uids)
-        assert len(drain(box, cursor)[0]) == 600
-    finally:
-        box.close()
+    with baselined(mail_stack, archive, folder) as b:
+        assert b.uids[0] == 1
+        assert b.cursor == f"{b.validity}:0"
+        assert b.read() <= ONE_ROUND + len(b.uids)
+        assert len(drain(b.box, b.cursor)[0]) == 600
 
 
 def test_baseline_with_no_message_in_the_window(mail_stack: Any, archive: Archive) -> None:
     """When nothing in a big folder was received since the window's start, the cursor is its
     highest UID, and one search of its last 256 messages tells."""
-    folder = archive.folder(OLD_MESSAGES)
-    validity, uids = folder_uids(mail_stack, archive.user, folder)
-    box = imap_mailbox(mail_stack, archive.user, folder=folder)
-    box.open()
-    try:
-        searches = SearchLog(box)
-        cursor = box.baseline(datetime.now(UTC) - timedelta(hours=1))
-        assert cursor == f"{validity}:{uids[-1]}"
-        assert searches.messages_read({folder: len(uids)}) <= ONE_ROUND
-        assert box.fetch_new(cursor).messages == []
-    finally:
-        box.close()
+    with baselined(mail_stack, archive, archive.folder(OLD_MESSAGES)) as b:
+        assert b.cursor == f"{b.validity}:{b.uids[-1]}"
+        assert b.read() <= ONE_ROUND
+        assert b.box.fetch_new(b.cursor).messages == []
 
 
 def test_baseline_of_an_empty_folder(mail_stack: Any, archive: Archive) -> None:
