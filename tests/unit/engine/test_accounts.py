@@ -216,20 +216,23 @@ def test_threads_an_account_starts_log_under_its_name(caplog: pytest.LogCaptureF
     names: list[str] = []
 
     def account_thread() -> None:
-        engine, mailbox, transport, _, clock = make_engine()
-        transport.concurrent_sends = 2
-        engine.sync()
-        mailbox.deliver(raw_message(), clock.now)
-        sent = transport.send
+        engine, mailbox, transport, store, clock = make_engine()
+        try:
+            transport.concurrent_sends = 2
+            engine.sync()
+            mailbox.deliver(raw_message(), clock.now)
+            sent = transport.send
 
-        def send(*args: Any) -> dict[str, str]:
-            names.append(threading.current_thread().name)
-            logging.getLogger("ooo").info("sending from the pool")
-            return sent(*args)
+            def send(*args: Any) -> dict[str, str]:
+                names.append(threading.current_thread().name)
+                logging.getLogger("ooo").info("sending from the pool")
+                return sent(*args)
 
-        transport.send = send  # type: ignore[method-assign]
-        engine.sync()
-        names.append(child_name("x"))
+            transport.send = send  # type: ignore[method-assign]
+            engine.sync()
+            names.append(child_name("x"))
+        finally:
+            store.close()  # in its own thread: SQLite refuses a close from another one
 
     f = AccountLogFilter()
     caplog.handler.addFilter(f)
