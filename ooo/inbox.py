@@ -100,10 +100,9 @@ def deliver_report(
     while True:
         now = clock()
         try:
-            raw = report_message(cfg, store, message_id, now)
             mailbox.open()
             if not (earlier and mailbox.inbox_holds(message_id)):
-                mailbox.append_to_inbox(raw)
+                mailbox.append_to_inbox(report_message(cfg, store, message_id, now))
             break
         except (MailboxError, UserError) as exc:
             problem = exc.message if isinstance(exc, UserError) else str(exc)

@@ -85,7 +85,7 @@ _CURSOR_PREFIX = "ews1:"
 #: Exchange caps MaxChangesReturned at 512.
 _MAX_CHANGES = 512
 #: inbox_holds() looks at this many of the newest Inbox items with the Message-ID (a server
-# that ignored the restriction would give the newest items of all: the report is among them).
+#: that ignored the restriction would give the newest items of all: the report is among them).
 _REPORT_LOOKUP = 20
 _STREAM_EVENTS = ["NewMailEvent", "CreatedEvent", "MovedEvent"]
 #: Minutes one GetStreamingEvents connection stays open (EWS allows 1-30). Short, so a closed

@@ -510,8 +510,12 @@ class ImapMailbox(Mailbox):
     def _visit(self, folder: str, read: Callable[[Any], object]) -> None:
         """``read(client)`` with ``folder`` selected read-only (nothing if it does not exist),
         then the watched folder selected again. New mail may have come meanwhile: the next
-        wait() looks at once."""
+        wait() looks at once. The watched folder itself is read where it is: no SELECT (on a
+        big Maildir each one costs Dovecot 0.4-0.85 s)."""
         client = self._require()
+        if same_folder(folder, self.folder):
+            read(client)
+            return
         if not client.folder_exists(folder):
             return
         try:
@@ -629,6 +633,11 @@ class ImapMailbox(Mailbox):
         for response in responses:
             if isinstance(response, tuple) and len(response) >= 2 and response[1] == b"EXISTS":
                 self._mail_announced = True
+
+
+def same_folder(a: str, b: str) -> bool:
+    """Whether two folder names are one folder: INBOX is case-insensitive (RFC 3501 5.1)."""
+    return a == b or a.upper() == b.upper() == "INBOX"
 
 
 def _first_match(client: Any, criteria: list[Any]) -> int | None:

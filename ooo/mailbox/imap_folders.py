@@ -70,6 +70,7 @@ from ooo.mailbox.imap import (
     _is_bye,
     _text,
     _to_fetched,
+    same_folder,
 )
 
 log = logging.getLogger("ooo")
@@ -634,8 +635,12 @@ class ImapFoldersMailbox(ImapMailbox):
 
     def _visit(self, folder: str, read: Callable[[Any], object]) -> None:
         """``read(client)`` with ``folder`` selected read-only; the next command selects what
-        it needs, and the next wait() looks at every folder once (mail may have come)."""
+        it needs, and the next wait() looks at every folder once (mail may have come). The
+        folder selected already is read where it is."""
         client = self._require()
+        if self._selected is not None and same_folder(folder, self._selected):
+            read(client)
+            return
         self._note_untagged_exists()
         if not client.folder_exists(folder):
             return

@@ -467,13 +467,14 @@ def test_correspondents_then_the_folders_are_still_read(
         assert subjects(fetched) == [subject]
 
 
-@pytest.mark.parametrize("several", [False, True], ids=["one folder", "several folders"])
+@pytest.mark.parametrize("watched", [ACME, "INBOX", "several"])
 def test_inbox_holds_finds_the_report_by_its_exact_message_id(
-    mail_stack: MailStack, user: User, acme: Acme, several: bool
+    mail_stack: MailStack, user: User, acme: Acme, watched: str
 ) -> None:
     """The check a run makes before putting a pending report into the inbox (ooo.inbox): the
     exact Message-ID is found in INBOX, a longer one that contains it is not (IMAP's HEADER
-    search matches substrings), and the watched folders are read as before afterwards."""
+    search matches substrings), and the watched folders are read as before afterwards, whether
+    INBOX is another folder, the watched one (read where it is) or one of several."""
     from tests.servers.test_imap import imap_mailbox
 
     report = f"<ooo-report.{uuid.uuid4().hex}@example.com>"
@@ -484,10 +485,11 @@ def test_inbox_holds_finds_the_report_by_its_exact_message_id(
         client.append("INBOX", message("another", **{"Message-ID": longer}))
     finally:
         client.logout()
+    several = watched == "several"
     box = (
         folders_mailbox(mail_stack, user)
         if several
-        else imap_mailbox(mail_stack, user, folder=ACME)
+        else imap_mailbox(mail_stack, user, folder=watched)
     )
     with box:
         _, cursor = drain(box, box.baseline(datetime.now(UTC)))  # the two above, if watched
@@ -495,7 +497,10 @@ def test_inbox_holds_finds_the_report_by_its_exact_message_id(
         assert box.inbox_holds(report.replace("@", ".3@")) is False
         assert box.inbox_holds(report[:-5] + ">") is False
         subject = unique("after the check")
-        acme.deliver(message(subject))
+        if watched == "INBOX":
+            mail_stack.send(message(subject), SENDER, [user.address])
+        else:
+            acme.deliver(message(subject))
         assert box.wait(LONG_WAIT) is True
         fetched, _ = drain(box, cursor)
         assert subjects(fetched) == [subject]
