@@ -325,6 +325,13 @@ class _FailingAfterAppend(MemoryMailbox):
         super().append_to_inbox(raw)
 
 
+def run_after(cfg: Config, store: Store, box: Mailbox, at: datetime, *, once: bool = True) -> int:
+    """The daemon run at ``at`` on this store and mailbox (after the window: it ends it)."""
+    return Daemon(
+        cfg, once=once, clock=Clock(at), mailbox=box, transport=MemoryTransport(), store=store
+    ).run()
+
+
 def test_the_daemon_puts_the_report_into_the_inbox_once_per_window(tmp_path: Path) -> None:
     """Two runs after the end (the daemon's end, then a --once): one report in the inbox, and
     the files are written as before; a new window gets its own report."""
@@ -332,14 +339,7 @@ def test_the_daemon_puts_the_report_into_the_inbox_once_per_window(tmp_path: Pat
     box = MemoryMailbox()
     cfg = config(tmp_path)
     for hours, once in ((1, False), (3, True)):
-        Daemon(
-            cfg,
-            once=once,
-            clock=Clock(GOOD_END + timedelta(hours=hours)),
-            mailbox=box,
-            transport=MemoryTransport(),
-            store=store,
-        ).run()
+        run_after(cfg, store, box, GOOD_END + timedelta(hours=hours), once=once)
     assert len(box.folder_messages("INBOX")) == 1
     assert (tmp_path / "report.html").exists() and (tmp_path / "report.json").exists()
 
@@ -353,14 +353,7 @@ def test_the_daemon_puts_the_report_into_the_inbox_once_per_window(tmp_path: Pat
             )
         }
     )
-    Daemon(
-        later,
-        once=True,
-        clock=Clock(GOOD_END + timedelta(days=32)),
-        mailbox=box,
-        transport=MemoryTransport(),
-        store=store,
-    ).run()
+    run_after(later, store, box, GOOD_END + timedelta(days=32))
     assert len(box.folder_messages("INBOX")) == 2
 
 
@@ -371,17 +364,7 @@ def test_the_daemon_retries_an_append_that_failed_at_the_next_run(tmp_path: Path
     box = _FailingAfterAppend()
     cfg = config(tmp_path)
     for hours in (1, 2):
-        assert (
-            Daemon(
-                cfg,
-                once=True,
-                clock=Clock(GOOD_END + timedelta(hours=hours)),
-                mailbox=box,
-                transport=MemoryTransport(),
-                store=store,
-            ).run()
-            == 0
-        )
+        assert run_after(cfg, store, box, GOOD_END + timedelta(hours=hours)) == 0
     assert len(box.folder_messages("INBOX")) == 1
     assert report_delivered(cfg, store)
 
