@@ -103,8 +103,13 @@ def test_the_handoff_story_through_the_daemon(
         # Restart: ooo takes back and catches up, answering nobody the server answered.
         r.start()
         wait_for(lambda: reasons(r).get(carl.address) == "answered_by_server", 30, "carl recorded")
-        alices = r.query("SELECT reason FROM message WHERE sender = ? ORDER BY id", alice.address)
-        assert alices == [("reply",), ("already_replied",)]
+
+        def alices() -> list[tuple[str, ...]]:
+            return r.query("SELECT reason FROM message WHERE sender = ? ORDER BY id", alice.address)
+
+        # Each message is committed on its own: alice's second comes after carl's.
+        wait_for(lambda: len(alices()) == 2, 30, "alice's second message recorded")
+        assert alices() == [("reply",), ("already_replied",)]
 
         # A crash: the lease still runs, so a message now is nobody's at delivery...
         r.stop(signal.SIGKILL)
