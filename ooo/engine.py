@@ -26,7 +26,7 @@ from typing import Literal
 
 from ooo.core.authres import verdict
 from ooo.core.backoff import backoff
-from ooo.core.compose import ReplySettings, compose_forward, compose_reply
+from ooo.core.compose import ReplySettings, compose_forward, reply_bytes
 from ooo.core.itip import compose_answer
 from ooo.core.parse import Inbound, parse
 from ooo.core.policy import (
@@ -505,7 +505,7 @@ class Engine:
                 now=now,
             )
             return [Queued("reply", decision.recipient, reply_id, answer.as_bytes())]
-        reply = compose_reply(
+        reply = reply_bytes(
             msg,
             decision,
             self.settings.reply,
@@ -517,7 +517,7 @@ class Engine:
         )
         delegate = routing.delegate if routing else None
         cc = (delegate.email,) if routing and routing.cc_delegate and delegate else ()
-        out = [Queued("reply", decision.recipient, reply_id, reply.as_bytes(), cc)]
+        out = [Queued("reply", decision.recipient, reply_id, reply, cc)]
         if routing and routing.forward_to_delegate and delegate:
             fwd_id = make_msgid(domain=domain)
             fwd = compose_forward(

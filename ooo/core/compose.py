@@ -26,6 +26,7 @@ from email.policy import SMTP as _SMTP
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
+from ooo.core import mime
 from ooo.core.language import Detect, LanguageChoice, choose_language, template_candidates
 from ooo.core.network import share_text
 from ooo.core.parse import Inbound, MessageId, clean, is_replyable, message_id
@@ -312,6 +313,47 @@ def bilingual_html(parts: list[tuple[str, str]], names: list[str]) -> str:
     return before + "".join(blocks) + after
 
 
+def reply_bytes(
+    msg: Inbound,
+    decision: Decision,
+    settings: ReplySettings,
+    renderer: Render,
+    *,
+    message_id: str,
+    now: datetime,
+    routing: Routing | None = None,
+    ref: str | None = None,
+) -> bytes:
+    """The reply to ``msg``, ready to send: a multipart/alternative written by
+    :mod:`ooo.core.mime`, CRLF line ends."""
+    if not decision.reply or not decision.recipient or not decision.owner_address:
+        raise ValueError("compose_reply needs a decision to reply")
+    text, html, choice = render_reply(msg, decision, settings, renderer, routing, ref)
+    fields = [
+        _address_field("From", settings.owner_name, decision.owner_address),
+        _address_field(
+            "To",
+            msg.from_name if msg.from_address == decision.recipient else "",
+            decision.recipient,
+        ),
+    ]
+    if routing and routing.cc_delegate and routing.delegate:
+        fields.append(_address_field("Cc", routing.delegate.name, routing.delegate.email))
+    fields += [
+        mime.text_field("Subject", reply_subject(msg.subject, settings.subject_prefix)),
+        mime.text_field("Date", email.utils.format_datetime(now)),
+        mime.text_field("Message-ID", _own_id(message_id)),
+        *(mime.words_field(name, value.split(" ")) for name, value in thread_headers(msg).items()),
+        # RFC 3834 §5: mark it automatic so other responders stay quiet; Exchange's own too.
+        "Auto-Submitted: auto-replied",
+        "X-Auto-Response-Suppress: All",
+        mime.text_field("X-Loop", decision.owner_address),
+        # RFC 3282: the language(s) the reply is written in, the first one first.
+        mime.text_field("Content-Language", ", ".join(choice.languages or (choice.language,))),
+    ]
+    return mime.alternative(fields, text, html)
+
+
 def compose_reply(
     msg: Inbound,
     decision: Decision,
@@ -323,31 +365,22 @@ def compose_reply(
     routing: Routing | None = None,
     ref: str | None = None,
 ) -> EmailMessage:
-    """The reply to ``msg`` as a complete MIME message (multipart/alternative)."""
-    if not decision.reply or not decision.recipient or not decision.owner_address:
-        raise ValueError("compose_reply needs a decision to reply")
-    text, html, choice = render_reply(msg, decision, settings, renderer, routing, ref)
-
-    reply = EmailMessage(policy=SMTP)
-    reply["From"] = _address(settings.owner_name, decision.owner_address)
-    to_name = msg.from_name if msg.from_address == decision.recipient else ""
-    reply["To"] = _address(to_name, decision.recipient)
-    if routing and routing.cc_delegate and routing.delegate:
-        reply["Cc"] = _address(routing.delegate.name, routing.delegate.email)
-    reply["Subject"] = reply_subject(msg.subject, settings.subject_prefix)
-    reply["Date"] = email.utils.format_datetime(now)
-    reply["Message-ID"] = _own_id(message_id)
-    for name, value in thread_headers(msg).items():
-        reply[name] = value
-    # RFC 3834 §5: mark it automatic so other responders stay quiet; Exchange's own variant too.
-    reply["Auto-Submitted"] = "auto-replied"
-    reply["X-Auto-Response-Suppress"] = "All"
-    reply["X-Loop"] = decision.owner_address
-    reply.set_content(text)
-    reply.add_alternative(html, subtype="html")
-    # RFC 3282: the language(s) the reply is written in, the first one first (after the
-    # content is set: setting it clears every Content-* header).
-    reply["Content-Language"] = ", ".join(choice.languages or (choice.language,))
+    """The reply to ``msg`` (:func:`reply_bytes`) read back as a MIME message, for ``ooo
+    preview`` and the tests: what they look at is what is sent."""
+    raw = reply_bytes(
+        msg,
+        decision,
+        settings,
+        renderer,
+        message_id=message_id,
+        now=now,
+        routing=routing,
+        ref=ref,
+    )
+    # Read with LF line ends, as a message composed in memory holds its text (get_content()
+    # gives "\n"); the SMTP policy writes CRLF again (as_bytes()).
+    reply = email.message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=SMTP)
+    assert isinstance(reply, EmailMessage)
     return reply
 
 
@@ -444,6 +477,13 @@ def _own_id(value: str) -> MessageId:
     if valid is None:
         raise ValueError(f"not a valid Message-ID for an outgoing message: {value!r}")
     return valid
+
+
+def _address_field(field: str, name: str, addr: str) -> str:
+    """An address header for :func:`reply_bytes`, under the same checks as :func:`_address`."""
+    if not is_replyable(addr):
+        raise ValueError(f"not a plain address for an outgoing header: {addr!r}")
+    return mime.address_field(field, inert(clean(name, 200)), addr)
 
 
 def _address(name: str, addr: str) -> Address:
