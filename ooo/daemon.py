@@ -61,6 +61,10 @@ BACKOFF_CAP = 300.0
 #: Wall time moving this much more (or less) than the monotonic clock during one wait means
 #: the machine slept (suspend/resume) or the clock was set: the connection is likely dead.
 CLOCK_JUMP = 60.0
+#: Seconds without news after which a pass that read mail is followed by one that reads none,
+#: the quiet moment for the keywords and Sent copies (Engine.defer_after_send). Dovecot tells
+#: an IDLE client of new mail 0.5 s after it lands: during a burst news comes sooner.
+QUIET = 1.0
 
 
 def backoff(attempt: int, rng: Callable[[], float] = random.random) -> float:
@@ -225,6 +229,9 @@ class Daemon:
             dry_run=self.dry_run,
             router=app.make_router(cfg, lambda: self._known or frozenset()),
         )
+        # Keywords and Sent copies wait for a quiet moment (see _loop and Engine.after_send);
+        # --once does them before it returns.
+        engine.defer_after_send = not self.once
         self._engine = engine
         handlers = {}
         self._main_signals = threading.current_thread() is threading.main_thread()
@@ -250,6 +257,7 @@ class Daemon:
         finally:
             if watcher is not None:
                 watcher.stop()
+            self._after_send(engine)
             self._stop_networks()
             self._stop_handoff()
             for sig, old in handlers.items():
@@ -304,6 +312,10 @@ class Daemon:
                     return 0
                 checkpoint(store)  # idle now: the log's fsync is paid here, not mid-reply
                 timeout = self._wait_timeout(store, now)
+                if engine.after_send_pending():
+                    # The last pass read mail and more may be on its way (a burst): the
+                    # keywords and Sent copies are for the next pass that finds none.
+                    timeout = min(timeout, QUIET)
                 waiting = False
                 wall, mono = self.clock(), self.monotonic()
                 with self._waiting_lock:
@@ -499,6 +511,20 @@ class Daemon:
             store.clear_status("config_error")
         log.info("reload requested: %s is unchanged; templates read again", self.config.path)
 
+    def _after_send(self, engine: Engine) -> None:
+        """The keywords and Sent copies still kept for a quiet moment, now: before the daemon
+        stops, or before a reload changes the mailbox or the Sent folder they belong to. On a
+        fresh connection: a stop or a reload may have cut an IDLE short (the server then
+        ignores every command until DONE) or shut the socket down."""
+        if not engine.after_send_pending():
+            return
+        try:
+            engine.mailbox.close()
+            engine.mailbox.open()
+            engine.after_send()  # says itself what it could not do
+        except Exception as exc:  # a courtesy: never what stops a stop or a reload
+            log.warning("could not tag the last replies or file their Sent copies: %s", exc)
+
     def _apply(self, new: Config, engine: Engine) -> None:
         """Switch the engine to ``new``; build everything first so a failure changes nothing."""
         old = self.config
@@ -516,6 +542,7 @@ class Daemon:
             for name in type(new).model_fields
             if name != "path" and getattr(new, name) != getattr(old, name)
         ]
+        self._after_send(engine)  # to the mailbox and Sent folder they belong to
         self.config = new
         engine.settings, engine.renderer, engine.router = settings, renderer, router
         if new.audiences != old.audiences:

@@ -202,7 +202,12 @@ dir = "{self.state}"
 
 
 def settle(stack: MailStack, responder: Responder) -> None:
-    """Wait until every reply the daemon sent has left Postfix's queue (delivered), so that
-    counting a mailbox afterwards counts everything that will ever arrive."""
+    """Wait until every reply the daemon sent has left Postfix's queue (delivered), and the
+    daemon has tagged what it answered and filed its Sent copies (which it keeps for the first
+    quiet moment, a second or so after its last reply), so that counting a mailbox or reading
+    a flag afterwards sees everything that will ever be there."""
     responder.wait_all_sent()
     wait_for(stack.queue_empty, 30, "Postfix's queue to empty")
+    (sent,) = responder.query("SELECT count(*) FROM reply WHERE state = 'sent' AND kind = 'reply'")
+    if sent[0] and responder.proc is not None and responder.proc.poll() is None:
+        stack.wait_for_mail(responder.owner, sent[0], folder="Sent", timeout=30)

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from ooo import daemon as daemon_module
+from ooo.config import Config
 from ooo.daemon import Daemon
+from ooo.engine import TAG_REPLIED
 from ooo.mailbox.memory import MemoryMailbox
 from ooo.store import Store
 from ooo.transport.memory import MemoryTransport
@@ -186,3 +188,75 @@ def test_the_daemon_checkpoints_before_it_waits(tmp_path: Path) -> None:
     d.request_stop()
     mailbox.close()
     thread.join(10)
+
+
+def sent_copy_config(tmp_path: Path) -> Config:
+    """daemon_config with a copy of every reply kept in "Sent", and IDLE renewed every 30 s
+    (the daemon's usual wait is then much longer than daemon.QUIET)."""
+    cfg = daemon_config(tmp_path)
+    mailbox = cfg.mailbox.model_copy(
+        update={"sent_folder": "Sent", "idle_refresh": timedelta(seconds=30)}
+    )
+    return cfg.model_copy(update={"mailbox": mailbox})
+
+
+class TimedMailbox(MemoryMailbox):
+    """Notes the timeout of each wait (and waits at most 50 ms of it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timeouts: list[float] = []
+
+    def wait(self, timeout: float) -> bool:
+        self.timeouts.append(timeout)
+        return super().wait(min(timeout, 0.05))
+
+
+def test_the_daemon_tags_and_files_its_replies_once_the_mail_stops(tmp_path: Path) -> None:
+    """The daemon keeps the keyword and the Sent copy of its replies for the first pass that
+    reads no mail (a burst still arriving is never held up by them): it waits at most
+    daemon.QUIET for more mail while they are kept, then files them."""
+    mailbox, transport = TimedMailbox(), MemoryTransport()
+    clock = Clock(GOOD_START + timedelta(days=1))
+    d = Daemon(sent_copy_config(tmp_path), clock=clock, mailbox=mailbox, transport=transport)
+    thread = threading.Thread(target=d.run, daemon=True)
+    thread.start()
+    wait_for((tmp_path / "state.db").exists, 10, "the state database")
+    key = mailbox.deliver(raw_message(), clock.now)
+    wait_for(lambda: mailbox.folder_messages("Sent"), 10, "the Sent copy")
+    assert len(transport.sent) == 1
+    assert mailbox.folder_messages("Sent")[0].raw == transport.sent[0].raw
+    assert TAG_REPLIED in mailbox.message(key).keywords
+    d.request_stop()
+    mailbox.close()
+    thread.join(10)
+    assert mailbox.timeouts[0] > daemon_module.QUIET  # nothing kept: the usual wait
+    assert daemon_module.QUIET in mailbox.timeouts  # a reply's Sent copy kept: a short one
+
+
+def test_a_stop_files_the_kept_sent_copies_first(tmp_path: Path) -> None:
+    """Replies whose keyword and Sent copy are still kept when the daemon is asked to stop
+    get them before it stops, on a fresh connection (a stop may cut an IDLE short)."""
+    mailbox, transport = MemoryMailbox(), MemoryTransport()
+    clock = Clock(GOOD_START + timedelta(days=1))
+    d = Daemon(sent_copy_config(tmp_path), clock=clock, mailbox=mailbox, transport=transport)
+    results: list[int] = []
+    stop_after_reply = transport.send
+
+    def send_then_stop(raw: bytes, envelope_from: str, recipients: list[str]) -> dict[str, str]:
+        outcome = stop_after_reply(raw, envelope_from, recipients)
+        d.request_stop()  # before the pass ends: the Sent copy is still kept
+        return outcome
+
+    transport.send = send_then_stop  # type: ignore[method-assign]
+    thread = threading.Thread(target=lambda: results.append(d.run()), daemon=True)
+    thread.start()
+    wait_for((tmp_path / "state.db").exists, 10, "the state database")
+    opens = mailbox.open_count
+    key = mailbox.deliver(raw_message(), clock.now)
+    thread.join(10)
+    assert results == [0]
+    assert len(transport.sent) == 1
+    assert len(mailbox.folder_messages("Sent")) == 1
+    assert TAG_REPLIED in mailbox.message(key).keywords
+    assert mailbox.open_count > opens  # on a connection of its own

@@ -8,8 +8,9 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from unittest.mock import patch
 
-from ooo.engine import TAG_REPLIED, Engine
+from ooo.engine import AFTER_SEND_WITHIN, TAG_REPLIED, Engine
 from ooo.mailbox.base import Batch
 from ooo.store import Store
 from ooo.transport.memory import MemoryTransport
@@ -209,3 +210,80 @@ def test_tags_and_sent_copies_wait_for_the_end_of_a_short_pass() -> None:
     deliver(engine, 30)
     engine.sync()
     assert stores == [30]
+
+
+def deferring_engine() -> tuple[Engine, list[int], list[int]]:
+    """An engine that keeps its after-send work for a quiet moment (as the daemon's does),
+    with a Sent folder; the sizes of its STOREs of TAG_REPLIED and of its APPENDs to Sent."""
+    engine, mailbox, _, _, _ = make_engine()
+    engine.settings = replace(engine.settings, sent_folder="Sent")
+    engine.defer_after_send = True
+    stores: list[int] = []
+    appends: list[int] = []
+    tag_many, append_many = mailbox.tag_many, mailbox.append_many
+
+    def counting_tags(keys: Sequence[str], keyword: str) -> None:
+        if keyword == TAG_REPLIED:
+            stores.append(len(keys))
+        tag_many(keys, keyword)
+
+    def counting_appends(folder: str, raws: Sequence[bytes], seen: bool = True) -> None:
+        appends.append(len(raws))
+        append_many(folder, raws, seen)
+
+    mailbox.tag_many = counting_tags  # type: ignore[method-assign]
+    mailbox.append_many = counting_appends  # type: ignore[method-assign]
+    return engine, stores, appends
+
+
+def test_a_pass_that_read_mail_keeps_tags_and_sent_copies_for_a_quiet_pass() -> None:
+    """With defer_after_send (the daemon), a burst's passes tag nothing and append nothing
+    until a pass reads no mail: then one STORE and one APPEND cover every reply so far."""
+    engine, stores, appends = deferring_engine()
+    deliver(engine, 20)
+    engine.sync()
+    assert len(engine.transport.sent) == 20  # type: ignore[attr-defined]
+    assert stores == [] and appends == [] and engine.after_send_pending()
+    for i in range(20, 25):  # the burst goes on
+        engine.mailbox.deliver(  # type: ignore[attr-defined]
+            raw_message(sender=f"late{i}@example.org", message_id=f"<l{i}@x>"), INSIDE
+        )
+    engine.sync()
+    assert stores == [] and appends == []
+    engine.sync()  # nothing new: the quiet moment
+    assert stores == [25] and appends == [25] and not engine.after_send_pending()
+    assert len(engine.mailbox.folder_messages("Sent")) == 25  # type: ignore[attr-defined]
+
+
+def test_kept_after_send_work_is_done_after_at_most_a_while_or_many_replies() -> None:
+    """Mail that never stops does not hold the tags and Sent copies back for longer than
+    AFTER_SEND_WITHIN, nor for more than AFTER_SEND_EVERY replies."""
+    engine, stores, appends = deferring_engine()
+    clock = engine.clock
+    deliver(engine, 3)
+    engine.sync()
+    assert stores == []
+    clock.advance(seconds=AFTER_SEND_WITHIN.total_seconds())  # type: ignore[attr-defined]
+    engine.mailbox.deliver(raw_message(sender="next@example.org", message_id="<n@x>"), INSIDE)  # type: ignore[attr-defined]
+    engine.sync()
+    assert stores == [4] and appends == [4]
+    with patch("ooo.engine.AFTER_SEND_EVERY", 5):
+        for i in range(12):
+            engine.mailbox.deliver(  # type: ignore[attr-defined]
+                raw_message(sender=f"more{i}@example.org", message_id=f"<m{i}@x>"), INSIDE
+            )
+        engine.sync()
+    # Checked after each fetch: the first (10 messages) reached the bound; its 10 went at
+    # once, the last 2 wait for a quiet pass.
+    assert stores[1:] == [10] and appends[1:] == [10] and engine.after_send_pending()
+
+
+def test_after_send_does_the_kept_work_now() -> None:
+    """after_send() (the daemon's stop, or a reload) does whatever is kept, at once."""
+    engine, stores, appends = deferring_engine()
+    deliver(engine, 4)
+    engine.sync()
+    engine.after_send()
+    assert stores == [4] and appends == [4] and not engine.after_send_pending()
+    engine.after_send()  # nothing left: nothing done
+    assert stores == [4]
