@@ -563,6 +563,7 @@ class Results:
     delivery, as each start-up of `ooo` finds it (the server's own part of a start-up)."""
     notes: list[str] = field(default_factory=list)
     sent_copy: bool = True
+    senders_elsewhere: bool = False
     version: str = ""
 
 
@@ -605,9 +606,13 @@ class Bench:
             burst_n=args.burst_n,
             catchup_n=args.catchup_n,
             sent_copy=not args.no_sent_copy,
+            senders_elsewhere=args.senders_elsewhere,
             version=ooo_version(),
         )
         self.stack = MailStack()
+        # The owners' own domain (the answers then queue in Postfix behind a burst's own
+        # deliveries to the owner), or the stack's stand-in for the rest of the world.
+        self.senders_domain = self.stack.elsewhere if args.senders_elsewhere else self.stack.domain
         self.watcher: ArrivalWatcher | None = None
         self.submitter: Submitter | None = None
         self.responder: BenchResponder | None = None
@@ -749,7 +754,7 @@ class Bench:
             # Rotate the order so no responder always runs right after another one.
             order = KINDS[i % 3 :] + KINDS[: i % 3]
             for kind in order:
-                sender = f"lat-{kind}-s+{i}@{self.stack.domain}"
+                sender = f"lat-{kind}-s+{i}@{self.senders_domain}"
                 owner = self.owner[kind]
                 raw = inquiry(sender, owner, subject=f"Question {i} for {kind}")
                 if kind == "idle":
@@ -882,7 +887,7 @@ class Bench:
         # Built up front, so composing is not part of the timing.
         messages = []
         for i in range(n):
-            sender = f"{senders.login}+{i}@{self.stack.domain}"
+            sender = f"{senders.login}+{i}@{self.senders_domain}"
             messages.append((sender, inquiry(sender, owner, subject=f"Burst question {i}")))
         cpu_before = proc_cpu_seconds(self.pid)
         cpu_start, cpu_t0 = cpu_snapshot(), time.monotonic()
@@ -969,7 +974,7 @@ class Bench:
             rows = self.responder.query(
                 "SELECT message.decided_at, reply.sent_at FROM reply JOIN message ON "
                 "message.id = reply.message WHERE reply.recipient = ?",
-                f"{senders.login}+{index}@{self.stack.domain}",
+                f"{senders.login}+{index}@{self.senders_domain}",
             )
             if rows and rows[0][1]:
                 decided, sent = (
@@ -992,7 +997,7 @@ class Bench:
         box, owner_box = maildir_of(self.stack, senders), maildir_of(self.stack, owner)
         messages = [
             (sender, inquiry(sender, owner, subject=f"Catch-up question {i}"))
-            for i, sender in ((i, f"{senders.login}+{i}@{self.stack.domain}") for i in range(n))
+            for i, sender in ((i, f"{senders.login}+{i}@{self.senders_domain}") for i in range(n))
         ]
         owner_before = self.watcher.count(owner_box)
         sent_before = self.ooo_finished()
@@ -1107,7 +1112,7 @@ class Bench:
                 for when in ("first start", "restart"):
                     probe = self.probes
                     self.probes += 1
-                    sender = f"{self.probe_senders.login}+{probe}@{self.stack.domain}"
+                    sender = f"{self.probe_senders.login}+{probe}@{self.senders_domain}"
                     owner_box = maildir_of(self.stack, owner)
                     before = self.watcher.count(owner_box)
                     # A session of its own: the shared one may have sat idle past Postfix's
@@ -1144,7 +1149,7 @@ class Bench:
         answers (Auto-Submitted), so the next start-up still answers only its own probe."""
         import imapclient
 
-        sender = f"{self.probe_senders.login}+select@{self.stack.domain}"
+        sender = f"{self.probe_senders.login}+select@{self.senders_domain}"
         owner_box = maildir_of(self.stack, owner)
         before = self.watcher.count(owner_box) if self.watcher else 0
         with smtplib.SMTP(self.stack.host, self.stack.smtp_port, timeout=60) as smtp:
@@ -1334,8 +1339,9 @@ def ooo_version() -> str:
 def report(res: Results) -> list[tuple[str, bool]]:
     """Print every figure; return (target, met) pairs."""
     print()
+    senders = "elsewhere" if res.senders_elsewhere else "in the owners' domain"
     print(
-        f"ooo {res.version}; Sent copy {'on' if res.sent_copy else 'off'}; "
+        f"ooo {res.version}; Sent copy {'on' if res.sent_copy else 'off'}; senders {senders}; "
         f"{os.cpu_count()} CPUs; load average at the end {os.getloadavg()[0]:.2f}"
     )
     if res.latency:
@@ -1679,6 +1685,12 @@ def main(argv: list[str] | None = None) -> int:
         "--no-sent-copy",
         action="store_true",
         help="run ooo without mailbox.sent_folder (its default; the test config sets it)",
+    )
+    parser.add_argument(
+        "--senders-elsewhere",
+        action="store_true",
+        help="senders at the stack's stand-in for the rest of the world (the answers get a "
+        "Postfix queue of their own) instead of the owners' domain",
     )
     parser.add_argument(
         "--smtp-sessions",

@@ -136,6 +136,34 @@ def test_plus_addresses_land_in_the_owners_inbox(
     assert sorted(parse(m)["Subject"] for m in got) == sorted(plus)
 
 
+def test_mail_to_elsewhere_reaches_the_same_inbox_through_a_queue_of_its_own(
+    mail_stack: MailStack, mail_user: Callable[[str], User]
+) -> None:
+    """user+n@elsewhere lands in user's INBOX, like user+n@domain, and so does a Sieve
+    vacation reply to it; Postfix delivers it through the ``elsewhere`` transport (its own
+    queue), the owner's own mail through ``lmtp``."""
+    alice, bob = mail_user("alice"), mail_user("bob")
+    mail_stack.set_sieve(bob, 'require "vacation";\nvacation :days 1 "Away.";\n')
+    far = f"{alice.login}+7@{mail_stack.elsewhere}"
+    mail_stack.send(message(far, bob.address, "From afar"), far, [bob.address])
+
+    (original,) = mail_stack.wait_for_mail(bob, 1)
+    assert parse(original)["Subject"] == "From afar"
+    (reply,) = mail_stack.wait_for_mail(alice, 1)
+    assert parse(reply)["To"] == far
+
+    def delivered_by(process: str, rcpt: str) -> bool:
+        # A delivery's log line names the process (service/program) that made it.
+        return any(
+            f" {process}[" in line and f"to=<{rcpt}>" in line
+            for line in mail_stack.postfix_log.read_text().splitlines()
+        )
+
+    wait_for(lambda: delivered_by("postfix/elsewhere/lmtp", far), 10, "elsewhere's log line")
+    wait_for(lambda: delivered_by("postfix/lmtp", bob.address), 10, "lmtp's log line")
+    assert not delivered_by("postfix/lmtp", far)
+
+
 def test_unknown_local_part_is_rejected_at_rcpt(
     mail_stack: MailStack, mail_user: Callable[[str], User]
 ) -> None:

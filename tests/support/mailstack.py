@@ -18,6 +18,12 @@ Mail flow::
   ``~/.dovecot.sieve``), and Sieve runs them at LMTP delivery.
 - All users live in one domain, `domain` = ``example.test``; ``user+anything@`` is delivered to
   ``user``'s INBOX; mail to an unknown local part is refused at RCPT time (550).
+- Mail to `elsewhere` = ``elsewhere.example.test`` stands for mail to the rest of the world:
+  ``user@elsewhere...`` reaches the same ``user``'s INBOX, but through a Postfix transport of
+  its own (``elsewhere``, LMTP to the same Dovecot), so it has a queue of its own, as outgoing
+  mail has beside a real server's own deliveries (``bench_responders.py --senders-elsewhere``
+  puts its senders there: the answers to a burst then do not wait behind the burst's own
+  deliveries to the owner).
 - Nothing can leave the machine: every non-local transport is ``error:``, DNS is off, and
   relaying outside `domain` is refused on both SMTP ports, even after AUTH.
 - Mailboxes are Maildirs under ``ROOT/mail/<login>``, owned by Debian's ``mail`` user (uid 8).
@@ -357,6 +363,7 @@ class MailStack:
     """
 
     domain: str = "example.test"
+    elsewhere: str = "elsewhere.example.test"
     host: str = "127.0.0.1"
 
     def __init__(
@@ -476,6 +483,7 @@ class MailStack:
             maillog_file=self.postfix_log,
             postfix_dir=p,
             domain=self.domain,
+            elsewhere=self.elsewhere,
             vmailbox=self._paths.postfix_conf / "vmailbox",
             lmtp_port=self.lmtp_port,
             auth_port=self.auth_port,
@@ -524,7 +532,13 @@ class MailStack:
 
         vmailbox = self._paths.postfix_conf / "vmailbox"
         tmp = vmailbox.with_name("vmailbox.new")
-        tmp.write_text("".join(render_template("vmailbox", address=u.address) for u in users))
+        tmp.write_text(
+            "".join(
+                render_template("vmailbox", address=address)
+                for u in users
+                for address in (u.address, f"{u.login}@{self.elsewhere}")
+            )
+        )
         self._run([_binary("postmap"), "-c", str(self._paths.postfix_conf), f"hash:{tmp}"])
         # Renamed over the old map, which smtpd processes hold open: they see it unlinked.
         os.replace(tmp.with_name(tmp.name + ".db"), vmailbox.with_name("vmailbox.db"))
@@ -970,6 +984,7 @@ class MailStack:
         return {
             "host": self.host,
             "domain": self.domain,
+            "elsewhere": self.elsewhere,
             "imap_port": self.imap_port,
             "smtp_port": self.smtp_port,
             "submission_port": self.submission_port,
