@@ -23,7 +23,7 @@ from datetime import datetime
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import SMTP as _SMTP
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol
 from zoneinfo import ZoneInfo
 
 from ooo.core import mime
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 #: A reply subject longer than this is cut at a word boundary.
 SUBJECT_CAP = 160
+
+P = ParamSpec("P")
 
 
 class _Headers(HeaderRegistry):
@@ -354,34 +356,24 @@ def reply_bytes(
     return mime.alternative(fields, text, html)
 
 
-def compose_reply(
-    msg: Inbound,
-    decision: Decision,
-    settings: ReplySettings,
-    renderer: Render,
-    *,
-    message_id: str,
-    now: datetime,
-    routing: Routing | None = None,
-    ref: str | None = None,
-) -> EmailMessage:
-    """The reply to ``msg`` (:func:`reply_bytes`) read back as a MIME message, for ``ooo
-    preview`` and the tests: what they look at is what is sent."""
-    raw = reply_bytes(
-        msg,
-        decision,
-        settings,
-        renderer,
-        message_id=message_id,
-        now=now,
-        routing=routing,
-        ref=ref,
-    )
-    # Read with LF line ends, as a message composed in memory holds its text (get_content()
-    # gives "\n"); the SMTP policy writes CRLF again (as_bytes()).
-    reply = email.message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=SMTP)
-    assert isinstance(reply, EmailMessage)
-    return reply
+def _read_back(write: Callable[P, bytes]) -> Callable[P, EmailMessage]:
+    """``write``, its bytes read back as a MIME message: what the tests and anything else
+    wanting a message object look at is what is sent."""
+
+    def read(*args: P.args, **kwargs: P.kwargs) -> EmailMessage:
+        # With LF line ends, as a message composed in memory holds its text (get_content()
+        # gives "\n"); the SMTP policy writes CRLF again (as_bytes()).
+        raw = write(*args, **kwargs).replace(b"\r\n", b"\n")
+        message = email.message_from_bytes(raw, policy=SMTP)
+        assert isinstance(message, EmailMessage)
+        return message
+
+    read.__doc__ = f"{write.__name__}(), read back as an EmailMessage."
+    return read
+
+
+#: The reply to a message (:func:`reply_bytes`) as an ``EmailMessage``.
+compose_reply = _read_back(reply_bytes)
 
 
 def compose_forward(

@@ -17,7 +17,7 @@ import pytest
 
 import ooo.core.compose as compose
 from ooo.core import mime
-from ooo.core.parse import Inbound, parse
+from ooo.core.parse import Inbound, clean, parse
 from ooo.core.routing import Routing, route
 from tests.support.helpers import INSIDE, OWNER, make_engine, raw_message
 from tests.support.hostile import check_reply
@@ -58,7 +58,7 @@ def reference(msg: Inbound, routing: Routing | None, raw: bytes) -> EmailMessage
     assert decision.recipient and decision.owner_address
     ref["From"] = addr("Bob Example", decision.owner_address)
     to_name = msg.from_name if msg.from_address == decision.recipient else ""
-    ref["To"] = addr(compose.inert(compose.clean(to_name, 200)), decision.recipient)
+    ref["To"] = addr(compose.inert(clean(to_name, 200)), decision.recipient)
     if routing and routing.cc_delegate and routing.delegate:
         ref["Cc"] = addr(routing.delegate.name, routing.delegate.email)
     ref["Subject"] = compose.reply_subject(msg.subject)
@@ -90,7 +90,8 @@ def read(raw: bytes) -> EmailMessage:
 def reply_for(sender: str, subject: str, extra: dict[str, str], cc: bool) -> tuple[bytes, bytes]:
     """ooo's reply to an inquiry from ``sender``, and the email package's version of it."""
     raw = raw_message(sender=sender, subject=subject, message_id="<m@x>", extra=extra)
-    msg = parse("k", *raw.split(b"\r\n\r\n", 1), received_at=INSIDE)
+    head, body = raw.split(b"\r\n\r\n", 1)
+    msg = parse("k", head, body, received_at=INSIDE)
     cfg = config(CAROL + ("\n[reply.external]\ncc_delegate = true\n" if cc else ""))
     decision = decision_for(msg)
     assert decision.recipient is not None
@@ -125,7 +126,7 @@ def test_the_reply_reads_back_as_the_email_package_would_write_it(
         assert str(a[name]) == str(b[name]), name
     for name in ("From", "To", "Cc"):
         if b[name] is not None:
-            assert a[name].addresses == b[name].addresses, name  # type: ignore[union-attr]
+            assert a[name].addresses == b[name].addresses, name
     assert a.get_content_type() == "multipart/alternative"
     for kind in ("plain", "html"):
         ours_part, their_part = a.get_body((kind,)), b.get_body((kind,))
