@@ -63,6 +63,9 @@ def test_postfix_outage_during_a_burst_queues_retries_and_delivers_each_once(
     # crash test's subject, not this one's.
     responder.wait_decided(10)
     responder.wait_all_sent()
+    # ...and delivered: a stop that cuts Postfix's own LMTP delivery of a reply short makes it
+    # deliver that reply again when it starts (at least once), a second copy ooo never sent.
+    wait_for(mail_stack.queue_empty, 30, "the first replies to leave Postfix's queue")
     mail_stack.stop_postfix()
     outage_start = time.monotonic()
     for sender in senders[10:]:
