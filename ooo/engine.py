@@ -249,7 +249,7 @@ class Engine:
                 cursor = batch.cursor
             total += len(batch.messages)
             if len(self._replied) >= AFTER_SEND_EVERY:
-                self._after_send_now()  # one STORE and one APPEND for many replies
+                self.after_send()  # one STORE and one APPEND for many replies
             if not batch.messages:
                 # Only an empty read ends the pass: mail that arrived while this pass was
                 # busy is read at once (one more SEARCH), not after IDLE's next notice.
@@ -811,10 +811,6 @@ class Engine:
         """Replies wait for their tagging and Sent copy (see ``defer_after_send``)."""
         return bool(self._replied)
 
-    def after_send(self) -> None:
-        """The tagging and Sent copies kept for a quiet moment, now."""
-        self._after_send_now()
-
     def _after_send_unless_deferred(self) -> None:
         if (
             not self.defer_after_send
@@ -825,11 +821,13 @@ class Engine:
                 and self.clock() - self._replied_since >= AFTER_SEND_WITHIN
             )
         ):
-            self._after_send_now()
+            self.after_send()
 
-    def _after_send_now(self) -> None:
-        # The keyword and the Sent copy are courtesies for the owner's mail client; the store
-        # is the record. Batched: one STORE and one MULTIAPPEND for many replies.
+    def after_send(self) -> None:
+        """Tag the replies sent since the last time and file their Sent copies, now (also
+        what a deferred pass kept for a quiet moment). The keyword and the Sent copy are
+        courtesies for the owner's mail client; the store is the record. Batched: one STORE
+        and one MULTIAPPEND for many replies."""
         replied, self._replied = self._replied, []
         if replied:
             self._after_send(replied)
