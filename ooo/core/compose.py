@@ -471,15 +471,20 @@ def _own_id(value: str) -> MessageId:
     return valid
 
 
-def _address_field(field: str, name: str, addr: str) -> str:
-    """An address header for :func:`reply_bytes`, under the same checks as :func:`_address`."""
+def _replyable(name: str, addr: str) -> str:
+    """The display name to write beside ``addr`` (one clean, inert line), once ``addr`` is
+    known to be a plain address an outgoing header may carry."""
     if not is_replyable(addr):
         raise ValueError(f"not a plain address for an outgoing header: {addr!r}")
-    return mime.address_field(field, inert(clean(name, 200)), addr)
+    return inert(clean(name, 200))
+
+
+def _address_field(field: str, name: str, addr: str) -> str:
+    """An address header for :func:`reply_bytes`."""
+    return mime.address_field(field, _replyable(name, addr), addr)
 
 
 def _address(name: str, addr: str) -> Address:
-    if not is_replyable(addr):
-        raise ValueError(f"not a plain address for an outgoing header: {addr!r}")
+    display = _replyable(name, addr)
     local, _, domain = addr.partition("@")
-    return Address(display_name=inert(clean(name, 200)), username=local, domain=domain)
+    return Address(display_name=display, username=local, domain=domain)
