@@ -42,7 +42,33 @@ def write_atomic(path: Path, data: str | bytes, mode: int = 0o600) -> None:
 
 
 def touch_private(path: Path) -> None:
-    """Create ``path`` with mode 0600 if it does not exist, and tighten it if it does."""
+    """Create ``path`` with mode 0600 if it does not exist, and tighten it if it does.
+
+    It opens the file, so never use it on a file a database connection of this process may
+    hold (see :func:`make_private`)."""
     fd = os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
     os.close(fd)
     os.chmod(path, 0o600)
+
+
+def make_private(path: Path) -> None:
+    """Like :func:`touch_private`, but an existing file is never opened, only tightened.
+
+    This is the one for SQLite's files. Closing *any* descriptor of a file drops every POSIX
+    lock the process holds on it, the locks of its open database connections included. A
+    connection that has silently lost its lock on the ``-shm`` file lets another process
+    (``ooo status``) think it is alone and reset the shared index under it: the daemon
+    then dies of SIGBUS, or worse, reads a wrong index. So a file that exists is only
+    chmod-ed, and a missing one is created (and closed) before any connection can have it."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        tighten_private(path)
+    else:
+        os.close(fd)
+
+
+def tighten_private(path: Path) -> None:
+    """Mode 0600 for ``path`` if it exists (it is never opened)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.chmod(path, 0o600)

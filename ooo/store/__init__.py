@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import datetime
@@ -27,7 +28,7 @@ from typing import Any
 from ooo.core.social import NetworkSignal
 from ooo.core.tracking import InquiryFacts, ServerPeriod, SignalEvent
 from ooo.errors import UserError
-from ooo.host.files import touch_private
+from ooo.host.files import make_private, tighten_private, touch_private
 from ooo.store.records import (
     SEPARATORS,
     InterruptedSend,
@@ -81,6 +82,11 @@ def _statements(script: str) -> list[str]:
     return statements
 
 
+_OPENING = threading.Lock()
+"""Held while a Store creates its file and connects: a file this process creates is closed
+before any of its connections can have it open."""
+
+
 class Store(SocialStore):
     """One state database. Not shared between threads."""
 
@@ -90,13 +96,18 @@ class Store(SocialStore):
         self._checkpointed: tuple[int, int] | None = None
         memory = str(path) == ":memory:"
         try:
-            if not memory:
-                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                touch_private(self.path)
-                for suffix in ("-wal", "-shm"):
-                    touch_private(Path(str(self.path) + suffix))
-            # isolation_level=None: we open every transaction ourselves (BEGIN IMMEDIATE).
-            self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+            with _OPENING:
+                if not memory:
+                    # The daemon's threads each open the database beside its live connection:
+                    # make_private never opens an existing file, since closing it would drop
+                    # that connection's locks (see make_private). SQLite creates the -wal and
+                    # -shm files with the database's mode; older ones are only tightened.
+                    self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                    make_private(self.path)
+                    for suffix in ("-wal", "-shm"):
+                        tighten_private(Path(str(self.path) + suffix))
+                # isolation_level=None: we open every transaction ourselves (BEGIN IMMEDIATE).
+                self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
         except (OSError, sqlite3.Error) as exc:
             raise UserError(
                 f"cannot open the state database {self.path}: {exc}",
