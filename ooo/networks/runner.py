@@ -351,7 +351,7 @@ class WatchLoop:
                     post_id=post.id,
                     author=post.author,
                     link=post.link,
-                    at=post.created_at,
+                    posted_at=post.created_at,
                 )
                 if m.signal is not None:
                     store.add_network_signal(m.signal)

@@ -202,7 +202,10 @@ class Store(SocialStore):
     # -- events -----------------------------------------------------------------------------
 
     def event(self, kind: str, at: datetime, /, **data: Any) -> None:
-        """Append an event (inside the caller's transaction, if any) and mirror it to JSONL."""
+        """Append an event (inside the caller's transaction, if any) and mirror it to JSONL.
+        ``data`` may not use the line's own keys, "at" (when it was recorded) and "event"."""
+        if "at" in data or "event" in data:
+            raise ValueError(f"event {kind!r}: 'at' and 'event' are the event line's own keys")
         payload = json.dumps(data, ensure_ascii=False, default=str, sort_keys=True)
         self.db.execute(
             "INSERT INTO event (at, kind, data) VALUES (?, ?, ?)", (iso(at), kind, payload)

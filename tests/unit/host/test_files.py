@@ -10,6 +10,7 @@ the shared-memory index unlocked, reset it, and the daemon died of SIGBUS on its
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -120,6 +121,25 @@ def test_files_left_readable_by_an_older_version_are_tightened(tmp_path: Path) -
             assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
     finally:
         store.close()
+
+
+def test_each_event_line_says_when_it_was_recorded_and_data_cannot_hide_it(
+    tmp_path: Path,
+) -> None:
+    """The JSONL mirror's "at" is the time of recording: a data field named "at" once
+    replaced it (a network post's own time, in another format)."""
+    log = tmp_path / "events.jsonl"
+    store = Store(tmp_path / "state.db", event_log=log)
+    try:
+        recorded = datetime(2026, 12, 2, 21, 6, 1, tzinfo=UTC)
+        with store.transaction():
+            store.event("network_post", recorded, posted_at=datetime(2026, 12, 2, 21, 5, 56))
+        with pytest.raises(ValueError, match="'at'"), store.transaction():
+            store.event("network_post", recorded, at=recorded)
+    finally:
+        store.close()
+    (line,) = log.read_text().splitlines()
+    assert json.loads(line)["at"] == "2026-12-02T21:06:01.000000+00:00"
 
 
 def test_make_private_creates_a_missing_file_and_never_opens_an_existing_one(
