@@ -8,6 +8,8 @@ process (ooo.accounts), unless ``--account NAME`` picks one.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import faulthandler
 import logging
 import os
 import threading
@@ -48,6 +50,11 @@ def register(sub: SubParsers, common: argparse.ArgumentParser) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from ooo.host import logs
 
+    # A crash in native code (SQLite, a TLS library) prints each thread's stack to stderr (the
+    # service's journal) rather than ending the daemon without a word.
+    if not faulthandler.is_enabled():
+        with contextlib.suppress(AttributeError, ValueError, OSError):  # no usable stderr
+            faulthandler.enable()
     accounts = find_accounts(args)
     chosen = accounts.pick(getattr(args, "account", None))
     if len(chosen) == 1:

@@ -227,3 +227,17 @@ def test_the_log_file_is_private_and_has_one_line_per_decision(
     assert alice.address in text
     assert bob.password not in text
     assert "could you help me" not in text  # the body of `inquiry`
+
+
+def test_a_crash_in_native_code_leaves_every_thread_s_stack_in_the_log(
+    responder: Responder,
+) -> None:
+    """A fatal signal (as SQLite or a TLS library would raise one) does not end the daemon
+    without a word: the log shows which thread was where."""
+    responder.start()
+    assert responder.proc is not None
+    responder.proc.send_signal(signal.SIGSEGV)
+    assert responder.stop() == -signal.SIGSEGV
+    log = responder.log_text()
+    assert "Fatal Python error: Segmentation fault" in log
+    assert "ooo/daemon.py" in log  # the main thread's stack, in the daemon's loop
