@@ -72,6 +72,7 @@ class Responder:
         self.start_at = start or now - timedelta(minutes=5)
         self.end_at = end or now + timedelta(days=1)
         self.proc: subprocess.Popen[bytes] | None = None
+        self._stopping = False
         self.log = workdir / "daemon.log"
         self.write_config(extra)
 
@@ -127,6 +128,7 @@ dir = "{self.state}"
 
     def start(self, *args: str) -> None:
         assert self.proc is None or self.proc.poll() is not None, "already running"
+        self._stopping = False
         logfile = open(self.log, "ab")  # noqa: SIM115 - owned by the child for its lifetime
         self.proc = subprocess.Popen(
             self.command("run", *args),
@@ -145,6 +147,7 @@ dir = "{self.state}"
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
         assert self.proc is not None
+        self._stopping = True
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
@@ -161,6 +164,7 @@ dir = "{self.state}"
     # -- observing --------------------------------------------------------------------------
 
     def query(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
+        self._check_alive()
         db = self.state / "state.db"
         if not db.exists():
             return []
@@ -171,6 +175,16 @@ dir = "{self.state}"
             return []  # schema not created yet
         finally:
             conn.close()
+
+    def _check_alive(self) -> None:
+        """Fail at once, with the daemon's log, when a signal killed it behind the test's
+        back (a crash): waiting on its state database would only time out later."""
+        code = self.proc.poll() if self.proc is not None and not self._stopping else None
+        if code is not None and code < 0:
+            raise AssertionError(
+                f"the daemon died of {signal.Signals(-code).name} during the test; its log:\n"
+                f"{self.log_text()[-4000:]}"
+            )
 
     def daemon_state(self) -> str | None:
         rows = self.query("SELECT value FROM status WHERE key = 'state'")
