@@ -137,6 +137,15 @@ class Language:
         """``Mon 2 Jan``."""
         return f"{WEEKDAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]}"
 
+    def full_day(self, day: date) -> str:
+        """``Mon 2 Jan 2027``: :meth:`full_time` without the time (a whole day)."""
+        return f"{self.day_label(day)} {day.year}"
+
+    def spelled_day(self, day: date) -> str:
+        """``Tuesday 5 January 2027``: a day in a sentence ("is away until ..."), as replies
+        have always written it."""
+        return f"{day:%A} {day.day} {day:%B %Y}"
+
     def month(self, day: date) -> str:
         """The month of ``day`` on its own, as a label under a chart: ``Jan``."""
         return MONTHS[day.month - 1]

@@ -1,5 +1,6 @@
 """The report's languages: English, written in the code (:mod:`ooo.core.wording`), and German,
-French, Spanish and Dutch from the gettext catalogs beside this module.
+French, Spanish and Dutch from the gettext catalogs beside this module. An invitation's
+answer (:mod:`ooo.core.itip`) takes its few words from the same catalogs.
 
 Each catalog is a standard ``.po`` file (``<code>/LC_MESSAGES/report.po``, the messages of
 ``report.pot``), read with Babel when a report first needs the language and compiled in memory
@@ -172,6 +173,12 @@ class CatalogLanguage(Language):
 
     def day_label(self, day: date) -> str:
         return self._format(day, self._weekday)
+
+    def full_day(self, day: date) -> str:
+        return self._format(day, self._full)
+
+    def spelled_day(self, day: date) -> str:
+        return self._format(day, "full")  # CLDR's full date: "Dienstag, 5. Januar 2027"
 
     def month(self, day: date) -> str:
         from babel.dates import get_month_names
