@@ -24,9 +24,10 @@ from datetime import datetime, timedelta
 from email.utils import make_msgid
 from typing import Literal
 
+from ooo import locale
 from ooo.core.authres import verdict
 from ooo.core.backoff import backoff
-from ooo.core.compose import ReplySettings, compose_forward, reply_bytes
+from ooo.core.compose import ReplySettings, compose_forward, reply_bytes, reply_language
 from ooo.core.itip import compose_answer
 from ooo.core.parse import Inbound, parse
 from ooo.core.policy import (
@@ -45,6 +46,8 @@ from ooo.core.refs import find_refs, new_ref
 from ooo.core.resolve import Role, Signal, classify
 from ooo.core.routing import Routing
 from ooo.core.sieve import SERVER_KEYWORD
+from ooo.core.wording import ENGLISH, Language
+from ooo.errors import UserError
 from ooo.host.threads import child_name
 from ooo.mailbox.base import CursorInvalid, FetchedMessage, Mailbox, MailboxError
 from ooo.store import MessageRecord, OutboxItem, Store, TagTask, iso
@@ -518,6 +521,7 @@ class Engine:
                 delegate=routing.delegate if routing else None,
                 message_id=reply_id,
                 now=now,
+                lang=self._answer_language(msg, decision, routing),
             )
             return [Queued("reply", decision.recipient, reply_id, answer.as_bytes())]
         reply = reply_bytes(
@@ -547,6 +551,17 @@ class Engine:
             )
             out.append(Queued("forward", delegate.email, fwd_id, fwd.as_bytes()))
         return out
+
+    def _answer_language(
+        self, msg: Inbound, decision: Decision, routing: Routing | None
+    ) -> Language:
+        """The language of an invitation's answer: the one a reply to this sender would be
+        written in, when ooo's own words exist in it (ooo.locale), else English."""
+        code = reply_language(msg, decision, self.settings.reply, routing).language
+        try:
+            return locale.language(code)
+        except (ValueError, UserError):  # a reply language ooo has no words for
+            return ENGLISH
 
     def _record(
         self,

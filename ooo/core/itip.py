@@ -29,7 +29,7 @@ from email.policy import SMTP
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 
-from ooo.core.compose import ReplySettings, format_day, inert, reply_subject, thread_headers
+from ooo.core.compose import ReplySettings, inert, reply_subject, thread_headers
 from ooo.core.parse import Inbound, clean, is_replyable, message_id, normalize_address
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from ooo.config import Person
     from ooo.core.policy import Decision
+    from ooo.core.wording import Language
 
 PRODID = "-//ooo//out-of-office responder//EN"
 #: Components read from one invitation (a series and its changed occurrences).
@@ -241,13 +242,29 @@ def span(invitation: Invitation, start: datetime, end: datetime, tz: tzinfo) -> 
     return Span(tuple(inside), whole, first)
 
 
-def comment(answer: str, settings: ReplySettings, delegate: Person | None) -> str:
-    """The COMMENT of the reply, also the first line of its text: who, until when, whom to ask."""
-    back = format_day(settings.away_end, settings.timezone)
-    verb = "Declined" if answer == "decline" else "Tentative"
-    text = f"{verb} automatically: {clean(settings.owner_name, 200)} is away until {back}."
+def comment(
+    answer: str,
+    settings: ReplySettings,
+    delegate: Person | None,
+    lang: Language | None = None,
+) -> str:
+    """The COMMENT of the reply, also the first line of its text: who, until when, whom to ask,
+    in ``lang`` (English by default)."""
+    lang = lang or _english()
+    words = {
+        "owner": clean(settings.owner_name, 200),
+        "day": lang.spelled_day(settings.away_end.astimezone(settings.timezone).date()),
+    }
+    if answer == "decline":
+        text = lang.gettext("Declined automatically: %(owner)s is away until %(day)s.") % words
+    else:
+        text = (
+            lang.gettext("Tentatively accepted, automatically: %(owner)s is away until %(day)s.")
+            % words
+        )
     if delegate is not None:
-        text += f" Please contact {clean(delegate.name, 200)} <{delegate.email}> instead."
+        contact = {"name": clean(delegate.name, 200), "email": delegate.email}
+        text += " " + lang.gettext("Please contact %(name)s <%(email)s> instead.") % contact
     return text
 
 
@@ -311,9 +328,12 @@ def compose_answer(
     delegate: Person | None,
     message_id: str,
     now: datetime,
+    lang: Language | None = None,
 ) -> EmailMessage:
     """The answer to the invitation in ``msg``: text, HTML and the iTIP reply, to the organiser
-    (``decision.recipient``) from the owner's invited address (``decision.owner_address``)."""
+    (``decision.recipient``) from the owner's invited address (``decision.owner_address``).
+    Its words are in ``lang`` (the language a reply to this sender is written in, when ooo
+    has words in it; English by default); the calendar data is the same in every language."""
     if answer not in PARTSTAT or not decision.recipient or not decision.owner_address:
         raise ValueError("compose_answer needs a decision to decline or accept tentatively")
     invitation = read(msg.calendar, msg.calendar_method)
@@ -323,10 +343,12 @@ def compose_answer(
     found = span(invitation, settings.away_start, settings.away_end, settings.timezone)
     if not found.inside:
         raise ValueError("the invitation has no occurrence inside the away window")
-    note = comment(answer, settings, delegate)
+    lang = lang or _english()
+    note = comment(answer, settings, delegate, lang)
     ics = reply_calendar(invitation, owner, found, answer=answer, note=note, now=now)
-    summary = invitation.summary or clean(msg.subject) or "(no subject)"
-    prefix = "Declined:" if answer == "decline" else "Tentative:"
+    summary = invitation.summary or clean(msg.subject) or lang.gettext("(no subject)")
+    # The subject's prefix, as the organiser's calendar program writes its own in that language.
+    prefix = lang.gettext("Declined:") if answer == "decline" else lang.gettext("Tentative:")
 
     reply = EmailMessage(policy=SMTP)
     reply["From"] = _mailbox(settings.owner_name, decision.owner_address)
@@ -343,11 +365,17 @@ def compose_answer(
     reply["X-Loop"] = decision.owner_address
     lines = [note]
     if not found.whole:
-        when = ", ".join(_when(o, settings.timezone) for o in found.inside)
-        what = "the occurrence" if len(found.inside) == 1 else "the occurrences"
-        who = clean(settings.owner_name, 200)
-        lines.append(f"This answer is for {what} while {who} is away: {when}.")
-    lines.append(f"Event: {summary}")
+        words = {
+            "owner": clean(settings.owner_name, 200),
+            "when": ", ".join(_when(o, settings.timezone, lang) for o in found.inside),
+        }
+        line = lang.ngettext(
+            "This answer is for the occurrence while %(owner)s is away: %(when)s.",
+            "This answer is for the occurrences while %(owner)s is away: %(when)s.",
+            len(found.inside),
+        )
+        lines.append(line % words)
+    lines.append(lang.gettext("Event: %(summary)s") % {"summary": summary})
     text = "\n\n".join(lines) + "\n"
     reply.set_content(text)
     body = "".join(f"<p>{html.escape(line)}</p>\n" for line in lines)
@@ -436,10 +464,17 @@ def _moment(value: date | datetime) -> date | datetime:
     return value
 
 
-def _when(occurrence: Occurrence, tz: tzinfo) -> str:
+def _when(occurrence: Occurrence, tz: tzinfo, lang: Language) -> str:
+    """``Mon 7 Dec 2026 14:00`` (``Mon 7 Dec 2026`` for a whole day), in ``lang``."""
     local = occurrence.start.astimezone(tz)
-    day = f"{local:%a} {local.day} {local:%b %Y}"
-    return day if occurrence.all_day else f"{day} {local:%H:%M}"
+    return lang.full_day(local.date()) if occurrence.all_day else lang.full_time(local)
+
+
+def _english() -> Language:
+    # Imported here: ooo.core.wording reads the policy's reasons, and the policy reads this.
+    from ooo.core.wording import ENGLISH
+
+    return ENGLISH
 
 
 def _ical_text(value: object) -> str:

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ooo import locale
 from ooo.config import Person
 from ooo.core import itip
 from ooo.core.compose import ReplySettings
@@ -31,6 +32,7 @@ from ooo.core.policy import (
     Reason,
     decide,
 )
+from ooo.core.wording import Language
 from tests.support.hostile import check_reply
 
 CORPUS = Path(__file__).parents[2] / "support" / "corpus" / "calendar"
@@ -86,7 +88,9 @@ def decision(
     )
 
 
-def answer(msg: Inbound, mode: InvitationMode = "decline") -> EmailMessage:
+def answer(
+    msg: Inbound, mode: InvitationMode = "decline", lang: Language | None = None
+) -> EmailMessage:
     made = decision(msg, mode)
     out = itip.compose_answer(
         msg,
@@ -96,6 +100,7 @@ def answer(msg: Inbound, mode: InvitationMode = "decline") -> EmailMessage:
         delegate=CAROL,
         message_id="<answer-1@example.com>",
         now=NOW,
+        lang=lang,
     )
     parsed = email.message_from_bytes(out.as_bytes(), policy=email.policy.default)
     assert isinstance(parsed, EmailMessage)
@@ -215,7 +220,7 @@ def test_tentative_answers_tentative() -> None:
     (event,) = calendar_of(mail).walk("VEVENT")
     assert event["ATTENDEE"].params["PARTSTAT"] == "TENTATIVE"
     assert mail["Subject"] == "Tentative: Quarterly planning"
-    assert str(event["COMMENT"]).startswith("Tentative automatically")
+    assert str(event["COMMENT"]).startswith("Tentatively accepted, automatically")
 
 
 def test_an_outlook_time_zone_is_read_from_its_vtimezone() -> None:
@@ -242,6 +247,19 @@ def test_a_series_reaching_past_the_window_is_declined_only_inside_it() -> None:
     assert (
         "for the occurrence while Bob Example is away: Wed 23 Dec 2026 10:00." in body.get_content()
     )
+
+
+def test_the_occurrences_are_named_in_the_answer_s_language() -> None:
+    """In French (a language with a third plural form): the prefix, the line naming the one
+    occurrence inside the window with French day and month names, and the event's name."""
+    mail = answer(load("outlook-recurring.eml"), lang=locale.language("fr"))
+    assert mail["Subject"] == "Refusé : Weekly sync"
+    body = mail.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "Cette réponse vaut pour l’occurrence pendant l’absence de Bob Example : " in text
+    assert "23 déc. 2026 10:00." in text, text
+    assert "Événement : Weekly sync" in text
 
 
 def test_a_series_wholly_inside_the_window_is_declined_whole() -> None:

@@ -151,3 +151,48 @@ def test_received_before_the_window_is_not_looked_at() -> None:
     mailbox.deliver(invitation(), datetime(2026, 12, 1, tzinfo=UTC))
     engine.sync()
     assert transport.sent == []
+
+
+def in_language(data: bytes, tag: str) -> bytes:
+    return data.replace(b"Content-Language: en-US", f"Content-Language: {tag}".encode())
+
+
+def test_the_answer_speaks_the_language_a_reply_to_its_sender_would() -> None:
+    """With German among the reply languages, a German organiser's invitation is declined in
+    German: the subject's prefix, the COMMENT their calendar shows, the day in German words,
+    and the delegate; the calendar data itself (PARTSTAT) is the same in every language."""
+    engine, mailbox, transport, _ = calendar_engine()
+    engine.settings = replace(
+        engine.settings, reply=replace(engine.settings.reply, languages=("en", "de"))
+    )
+    mailbox.deliver(in_language(invitation(), "de-DE"), INSIDE)
+    engine.sync()
+    (sent,) = transport.sent
+    mail = email.message_from_bytes(sent.raw, policy=email.policy.default)
+    assert isinstance(mail, EmailMessage)
+    assert mail["Subject"] == "Abgelehnt: Quarterly planning"
+    (part,) = [p for p in mail.walk() if p.get_content_type() == "text/calendar"]
+    (event,) = icalendar.Calendar.from_ical(part.get_content()).walk("VEVENT")
+    assert event["ATTENDEE"].params["PARTSTAT"] == "DECLINED"
+    comment = str(event["COMMENT"])
+    assert comment.startswith("Automatisch abgelehnt: ")
+    assert "Bitte wenden Sie sich stattdessen an Carol Jones <carol@example.com>." in comment
+    back = engine.settings.reply.away_end.astimezone(engine.settings.reply.timezone)
+    assert f"{back.day}. " in comment and str(back.year) in comment  # "Dienstag, 5. Januar 2027"
+    text = mail.get_body(("plain",))
+    assert text is not None and "Termin: Quarterly planning" in text.get_content()
+
+
+def test_a_language_ooo_has_no_words_for_answers_in_english() -> None:
+    """Italian is a reply language (the owner wrote its templates), but ooo's own words for
+    an invitation's answer exist in English, German, French, Spanish and Dutch: English."""
+    engine, mailbox, transport, _ = calendar_engine()
+    engine.settings = replace(
+        engine.settings, reply=replace(engine.settings.reply, languages=("en", "it"))
+    )
+    mailbox.deliver(in_language(invitation(), "it"), INSIDE)
+    engine.sync()
+    (sent,) = transport.sent
+    mail = email.message_from_bytes(sent.raw, policy=email.policy.default)
+    assert mail["Subject"] == "Declined: Quarterly planning"
+    assert b"Declined automatically: " in sent.raw.replace(b"=\r\n", b"")
