@@ -8,6 +8,11 @@ Unsubscribe, GetStreamingEvents, GetUserOofSettings and SetUserOofSettings. Docu
 EWS schema (``messages.xsd`` / ``types.xsd``) as Exchange 2019 writes them, including the ``&#xD;``
 it puts in text so that CRLF survives XML parsing.
 
+Mail that carries an iCalendar part comes back as Exchange classifies it, a
+``MeetingRequest``, ``MeetingCancellation`` or ``MeetingResponse`` (by its METHOD), with the
+MIME content as it was delivered. A message created from MIME and sent goes to the To and Cc
+of that MIME.
+
 Every request is recorded (:attr:`EwsServer.requests`, :meth:`EwsServer.calls`), so tests assert
 on what the client sent: the SyncState it echoed back, the extended properties on a reply, the
 categories it set, the attachments and Reply-To of a forward. Basic authentication is checked on
@@ -115,6 +120,17 @@ class Item:
                 name, value = line.split(":", 1)
                 out.append((name, value.strip()))
         return out
+
+    @property
+    def element(self) -> str:
+        """The item's element, as Exchange classifies what it stored: mail that carries an
+        iCalendar part is a meeting message (IPM.Schedule.Meeting.*), returned as
+        ``MeetingRequest``, ``MeetingCancellation`` or ``MeetingResponse``; the rest is
+        ``Message``."""
+        if self.fields:
+            return "Message"
+        method = _calendar_method(self.raw)
+        return _MEETING_ELEMENTS.get(method, "Message") if method else "Message"
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers():
@@ -534,7 +550,8 @@ class EwsServer:
         for uri in _ITEM_FIELDS:
             if uri in wanted:
                 out.append(self._field_xml(item, uri))
-        return "<t:Message>" + "".join(out) + "</t:Message>"
+        tag = item.element
+        return f"<t:{tag}>" + "".join(out) + f"</t:{tag}>"
 
     def _field_xml(self, item: Item, uri: str) -> str:
         h = item.header
@@ -607,7 +624,7 @@ class EwsServer:
                 a.text
                 for kind in ("To", "Cc", "Bcc")
                 for a in elem.findall(f"t:{kind}Recipients/t:Mailbox/t:EmailAddress", NS)
-            }
+            } | _mime_recipients(elem.findtext("t:MimeContent", None, NS))
             if disposition != "SaveOnly" and recipients & self.refused_recipients:
                 parts.append(
                     _error("ErrorInvalidRecipients", "One or more recipients are invalid.")
@@ -828,6 +845,44 @@ class EwsServer:
                     [_success("<m:ConnectionStatus>Closed</m:ConnectionStatus>")],
                 )
                 return
+
+
+def _mime_recipients(mime: str | None) -> set[str]:
+    """The To and Cc addresses of a message sent as MIME (Exchange sends it to them)."""
+    if not mime:
+        return set()
+    parsed = email.message_from_bytes(base64.b64decode(mime), policy=email.policy.default)
+    values = [str(v) for name in ("To", "Cc") for v in parsed.get_all(name) or []]
+    return {address for _name, address in email.utils.getaddresses(values) if address}
+
+
+#: The element of a meeting message, by its iCalendar METHOD.
+_MEETING_ELEMENTS = {
+    "REQUEST": "MeetingRequest",
+    "CANCEL": "MeetingCancellation",
+    "REPLY": "MeetingResponse",
+}
+
+
+def _calendar_method(raw: bytes) -> str | None:
+    """The METHOD of the first text/calendar part of ``raw`` (its ``method`` parameter, else
+    its METHOD line), or None when it has none."""
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    for part in parsed.walk():
+        if part.get_content_type() != "text/calendar":
+            continue
+        method = part.get_param("method")
+        if isinstance(method, str) and method:
+            return method.upper()
+        try:
+            text = str(part.get_content())
+        except (LookupError, ValueError):
+            return None
+        for line in text.splitlines():
+            if line.upper().startswith("METHOD:"):
+                return line.split(":", 1)[1].strip().upper()
+        return None
+    return None
 
 
 def _requested_fields(shape: ET.Element | None) -> set[str]:
