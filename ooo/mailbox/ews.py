@@ -75,8 +75,10 @@ from ooo.mailbox.ews_items import (
     MSGFLAG_READ,
     aware,
     category_to_keyword,
+    is_meeting_message,
     keyword_to_category,
     to_fetched,
+    with_mime,
 )
 
 log = logging.getLogger("ooo")
@@ -429,6 +431,7 @@ class EwsMailbox(Mailbox):
             return []
         account = self._require()
         out: list[FetchedMessage] = []
+        meetings: dict[str, int] = {}
         with self._mapped("reading new mail"):
             found = account.fetch(ids=[ItemId(id=i) for i in ids], only_fields=MESSAGE_FIELDS)
             for item_id, item in zip(ids, found, strict=True):
@@ -436,8 +439,33 @@ class EwsMailbox(Mailbox):
                     continue  # deleted or moved away since the sync: nothing to answer
                 if isinstance(item, Exception):
                     raise item
+                if is_meeting_message(item):
+                    meetings[item_id] = len(out)
                 out.append(to_fetched(item_id, item))
+        if meetings:
+            self._read_calendars(out, meetings)
         return out
+
+    def _read_calendars(self, out: list[FetchedMessage], meetings: dict[str, int]) -> None:
+        """Meeting messages (invitations, cancellations, answers) again, as MIME: their
+        iCalendar part, which the policy reads, is not in the text body. Rare, so a second
+        GetItem for them alone; one that fails keeps its text (it is then ordinary mail)."""
+        account = self._require()
+        ids = list(meetings)
+        with self._mapped("reading an invitation"):
+            found = account.fetch(ids=[ItemId(id=i) for i in ids], only_fields=["mime_content"])
+            for item_id, item in zip(ids, found, strict=True):
+                mime = None if isinstance(item, Exception) else item.mime_content
+                if mime:
+                    index = meetings[item_id]
+                    out[index] = with_mime(out[index], mime)
+                else:
+                    log.warning(
+                        "%s: could not read the calendar part of %s (%s); it is read as mail",
+                        self.where,
+                        item_id,
+                        item if isinstance(item, Exception) else "no MIME content",
+                    )
 
     # -- waiting -------------------------------------------------------------------------
 

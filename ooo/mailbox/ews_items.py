@@ -8,6 +8,9 @@
   item's plain-text body (``TextBody``), cut at BODY_CAP bytes; since that text is decoded, the
   Content-Type of the header block is rewritten to ``text/plain; charset=utf-8`` (a
   ``multipart/report`` type is kept, so delivery reports are still recognised as such).
+* **Meeting messages** (an invitation, a cancellation, an answer: ``MeetingRequest`` and its
+  kin) are read once more, as MIME (:func:`with_mime`): Exchange writes their iCalendar part
+  there (MS-OXCMAIL), and the policy needs it to answer an invitation as a calendar does.
 * **Tags** are Exchange categories: the engine's ``$OooResolved`` is the category
   ``ooo: resolved`` (``$OooOpen`` -> ``ooo: open``, and so on), which Outlook shows and filters on.
 * **Stored copies** carry PR_MESSAGE_FLAGS (:class:`MessageFlags`), so Exchange files a copy of a
@@ -21,10 +24,12 @@ from __future__ import annotations
 
 import contextlib
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from exchangelib import ExtendedProperty, Message
+from exchangelib.items.calendar_item import BaseMeetingItem
 
 from ooo.mailbox.base import BODY_CAP, HEADER_CAP, FetchedMessage
 
@@ -102,6 +107,27 @@ def _address_list(boxes: Any) -> str:
                 f'"{box.name}" <{box.email_address}>' if box.name else str(box.email_address)
             )
     return ", ".join(parts)
+
+
+def is_meeting_message(item: Any) -> bool:
+    """An invitation, a cancellation or an answer to one (IPM.Schedule.Meeting.*)."""
+    return isinstance(item, BaseMeetingItem)
+
+
+def with_mime(fetched: FetchedMessage, mime: bytes) -> FetchedMessage:
+    """``fetched`` with the header block and body of its MIME content (as Exchange writes the
+    message: its text and its iCalendar part), its arrival time, size and tags kept. MIME
+    without a header block leaves it as it was."""
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        head, found, body = mime.partition(sep)
+        if found and head.strip():
+            return replace(
+                fetched,
+                headers=(head + sep)[:HEADER_CAP],
+                body=body[:BODY_CAP],
+                size=max(fetched.size, len(mime)),
+            )
+    return fetched
 
 
 def to_fetched(key: str, item: Any) -> FetchedMessage:

@@ -24,6 +24,14 @@ copied through a parser that decodes it:
   the body, carried as a FileAttachment with the exact bytes the composed message holds (a
   ``message/rfc822`` part's content as it stands between its boundaries; a base64 part decoded).
 
+One message is sent as it was composed instead (CreateItem with ``MimeContent``): the answer to
+an invitation (:func:`is_calendar_answer`, a ``text/calendar; method=REPLY`` part). Exchange
+reads its iCalendar part as a calendar does and sends a meeting response the organiser's
+calendar applies; as fields, the part would arrive as a plain ``.ics`` attachment. Its bytes
+are ooo's own (:func:`ooo.core.itip.compose_answer`, from validated values), the same bytes the
+SMTP transport sends, and its recipients are the composed To, which must be the one recipient
+the engine gives.
+
 Errors are mapped at this boundary: a refused login is TransportAuthError, a refused
 recipient TransportRejected, everything else TransportUnavailable (the reply stays queued).
 """
@@ -190,6 +198,21 @@ def ews_fields(raw: bytes) -> EwsFields:
 
 
 _ID_HEADERS = ("Message-ID", "In-Reply-To", "References")
+
+
+def is_calendar_answer(raw: bytes, recipients: list[str]) -> bool:
+    """``raw`` answers an invitation (it carries a ``text/calendar`` part with ``method=REPLY``)
+    and goes to exactly the address its To names, with no Cc: then it is sent as MIME."""
+    head, _ = _split(raw)
+    fields = _raw_headers(head)
+    to = [a.lower() for a in _addresses(fields.get("to", ""))]
+    if fields.get("cc") or to != [r.lower() for r in recipients]:
+        return False
+    for info, _part, _body in _leaves(raw):
+        method = info.get_param("method") if info.get_content_type() == "text/calendar" else None
+        if isinstance(method, str) and method.upper() == "REPLY":
+            return True
+    return False
 
 
 def _split(raw: bytes) -> tuple[bytes, bytes]:
@@ -380,8 +403,28 @@ class EwsTransport(Transport):
         for recipient in recipients:
             if not is_replyable(recipient):
                 raise TransportRejected(f"not a plain email address: {recipient[:100]!r}")
-        fields = ews_fields(raw)
         account = self._account()
+        if is_calendar_answer(raw, recipients):
+            message = Message(account=account, mime_content=raw, is_read=True)
+        else:
+            message = self._message(account, raw, recipients)
+        where = self._mailbox.where
+        try:
+            message.send(save_copy=self.save_copy)
+        except _REJECTIONS as exc:
+            raise TransportRejected(f"{where} refused the reply to {recipients[0]}: {exc}") from exc
+        except ews_errors.UnauthorizedError as exc:
+            self._mailbox.close()
+            raise TransportAuthError(f"{where} refused the login: {exc}") from exc
+        except (ews_errors.EWSError, OSError, ValueError, TypeError, AttributeError) as exc:
+            self._mailbox.close()
+            raise TransportUnavailable(f"sending through {where} failed: {exc}") from exc
+        return {}
+
+    @staticmethod
+    def _message(account: Any, raw: bytes, recipients: list[str]) -> Any:
+        """The EWS message made from the fields of ``raw`` (see :func:`ews_fields`)."""
+        fields = ews_fields(raw)
         message = Message(
             account=account,
             subject=fields.subject,
@@ -403,18 +446,7 @@ class EwsTransport(Transport):
                     for a in fields.attachments
                 ]
             )
-        where = self._mailbox.where
-        try:
-            message.send(save_copy=self.save_copy)
-        except _REJECTIONS as exc:
-            raise TransportRejected(f"{where} refused the reply to {recipients[0]}: {exc}") from exc
-        except ews_errors.UnauthorizedError as exc:
-            self._mailbox.close()
-            raise TransportAuthError(f"{where} refused the login: {exc}") from exc
-        except (ews_errors.EWSError, OSError, ValueError, TypeError, AttributeError) as exc:
-            self._mailbox.close()
-            raise TransportUnavailable(f"sending through {where} failed: {exc}") from exc
-        return {}
+        return message
 
     def check(self) -> str:
         self._account()
@@ -424,4 +456,4 @@ class EwsTransport(Transport):
         self._mailbox.close()
 
 
-__all__ = ["EwsAttachment", "EwsFields", "EwsTransport", "ews_fields"]
+__all__ = ["EwsAttachment", "EwsFields", "EwsTransport", "ews_fields", "is_calendar_answer"]

@@ -5,24 +5,29 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import email
+import email.policy
 import json
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ooo.config import loads
+from ooo.engine import Engine
 from ooo.errors import ConfigError
 from ooo.mailbox import create, mailbox_id
 from ooo.mailbox.base import CursorInvalid, MailboxAuthError, MailboxUnavailable
 from ooo.mailbox.ews import EwsMailbox, category_to_keyword, keyword_to_category
 from ooo.store import Store as StateStore
 from ooo.transport.base import TransportAuthError
-from ooo.transport.ews import EwsTransport
+from ooo.transport.ews import EwsTransport, is_calendar_answer
 from tests.support.cli import ooo
 from tests.support.configs import GOOD, write_config
 from tests.support.ews_server import NS, EwsServer
@@ -316,6 +321,108 @@ def test_a_reply_is_a_new_message_with_auto_submitted_headers(ews: EwsServer) ->
     assert (to, cc) == (["alice@example.org"], ["carol@example.com"])
     (copy,) = ews.contents("sentitems")
     assert copy.extended["Auto-Submitted"] == "auto-replied"
+
+
+CALENDAR = Path(__file__).parents[2] / "support" / "corpus" / "calendar"
+
+
+def meeting_engine(ews: EwsServer, tmp_path: Path) -> tuple[Engine, EwsMailbox, StateStore]:
+    """The engine on Exchange with [calendar] invitations = "decline", past its first sync."""
+    store = StateStore(tmp_path / "state.sqlite")
+    engine, box = exchange_engine(ews, store, Clock())
+    engine.settings = replace(engine.settings, invitations="decline")
+    engine.sync()  # first start: the baseline
+    return engine, box, store
+
+
+def test_an_invitation_on_exchange_is_declined_with_an_itip_answer(
+    ews: EwsServer, tmp_path: Path
+) -> None:
+    """An Outlook invitation arrives in an Exchange mailbox: EWS hands it over as a
+    MeetingRequest, which ooo reads again as MIME for its calendar part, declines like a
+    calendar would, and sends as MIME, so that Exchange sends a meeting response rather than
+    a message with an .ics attachment."""
+    engine, box, store = meeting_engine(ews, tmp_path)
+    try:
+        ews.deliver((CALENDAR / "outlook-request.eml").read_bytes(), INSIDE)
+        engine.sync()
+    finally:
+        box.close()
+    assert [m.reason for m in store.messages()] == ["meeting_declined"]
+    mime_reads = [c for c in ews.calls("GetItem") if b"item:MimeContent" in c.body]
+    assert len(mime_reads) == 1  # the invitation alone, once
+    (create,) = ews.calls("CreateItem")
+    (sent_xml,) = create.findall("m:CreateItem/m:Items/t:Message")
+    assert sent_xml.find("t:ToRecipients", NS) is None  # the recipients are the MIME's
+    sent = base64.b64decode(sent_xml.findtext("t:MimeContent", "", NS))
+    answer = email.message_from_bytes(sent, policy=email.policy.default)
+    assert answer["To"].addresses[0].addr_spec == "alice@example.org"
+    assert answer["Subject"] == "Declined: Quarterly planning"
+    assert answer["Auto-Submitted"] == "auto-replied"
+    (part,) = [p for p in answer.walk() if p.get_content_type() == "text/calendar"]
+    assert part.get_param("method") == "REPLY"
+    assert "PARTSTAT=DECLINED" in part.get_content()
+    (copy,) = ews.contents("sentitems")
+    assert copy.element == "MeetingResponse"  # what Exchange made of it
+
+
+def test_a_cancellation_on_exchange_is_left_alone(ews: EwsServer, tmp_path: Path) -> None:
+    """A cancellation is a MeetingCancellation on Exchange; read as MIME, it is what the IMAP
+    path sees too: calendar mail that is not an invitation, and nothing is sent."""
+    engine, box, store = meeting_engine(ews, tmp_path)
+    try:
+        ews.deliver((CALENDAR / "outlook-cancel.eml").read_bytes(), INSIDE)
+        engine.sync()
+    finally:
+        box.close()
+    assert [m.reason for m in store.messages()] == ["calendar_not_an_invitation"]
+    assert ews.calls("CreateItem") == []
+
+
+def test_an_invitation_whose_mime_cannot_be_read_is_answered_as_mail(
+    ews: EwsServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """When the second read brings no MIME content, the invitation keeps its text and is
+    ordinary mail (the sender still gets the reply), and the log says why."""
+    engine, box, store = meeting_engine(ews, tmp_path)
+    plain = ews._field_xml
+
+    def no_mime(item: Any, uri: str) -> str:
+        return "" if uri == "item:MimeContent" else plain(item, uri)
+
+    monkeypatch.setattr(ews, "_field_xml", no_mime)
+    try:
+        ews.deliver((CALENDAR / "outlook-request.eml").read_bytes(), INSIDE)
+        engine.sync()
+    finally:
+        box.close()
+    assert [m.reason for m in store.messages()] == ["reply"]
+    assert "could not read the calendar part" in caplog.text
+
+
+def test_only_an_answer_to_an_invitation_goes_out_as_mime() -> None:
+    """The transport's test: a calendar part with method=REPLY, and To the one recipient."""
+    answer = (
+        b"To: Alice <alice@example.org>\r\nSubject: Declined: x\r\n"
+        b'Content-Type: multipart/alternative; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain\r\n\r\nDeclined.\r\n"
+        b'--b\r\nContent-Type: text/calendar; charset="utf-8"; method="REPLY"\r\n\r\n'
+        b"BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nEND:VCALENDAR\r\n--b--\r\n"
+    )
+    assert is_calendar_answer(answer, ["alice@example.org"])
+    assert is_calendar_answer(answer, ["Alice@Example.org"])
+    assert not is_calendar_answer(answer, ["mallory@example.org"])
+    assert not is_calendar_answer(answer, ["alice@example.org", "carol@example.com"])
+    assert not is_calendar_answer(
+        answer.replace(b"Subject:", b"Cc: carol@example.com\r\nSubject:"), ["alice@example.org"]
+    )
+    assert not is_calendar_answer(
+        answer.replace(b'method="REPLY"', b'method="REQUEST"'), ["alice@example.org"]
+    )
+    assert not is_calendar_answer(message("an ordinary reply"), ["alice@example.org"])
 
 
 def test_transport_with_a_wrong_password_is_an_auth_error(ews: EwsServer) -> None:
