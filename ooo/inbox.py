@@ -41,6 +41,7 @@ from ooo.core.digest import (
     report_subject,
 )
 from ooo.core.report import InquiryView, Report, derive
+from ooo.core.wording import ENGLISH
 from ooo.errors import UserError
 from ooo.locale import configured, language
 from ooo.mailbox.base import Mailbox, MailboxError
@@ -222,6 +223,7 @@ def send_digests(cfg: Config, store: Store, transport: Transport, now: datetime)
     assert cfg.delegate is not None
     tz, hour = cfg.owner.tz, cfg.delegate.digest_hour
     views: list[InquiryView] | None = None
+    lang: Language = ENGLISH
     sent = 0
     for person in _delegates(cfg):
         key = digest_key(person.email)
@@ -232,25 +234,38 @@ def send_digests(cfg: Config, store: Store, transport: Transport, now: datetime)
         if day is None:
             continue
         if views is None:
+            # The report's language: the delegate reads the digest beside the owner's report.
+            lang = language(configured(cfg))
             views = [
                 v
                 for v in derive(store.inquiry_facts(), store.signal_events(), now, timezone=tz)
                 if v.received_at >= cfg.away.start
             ]
         digest = build_digest(
-            views, delegate_name=person.name, delegate_email=person.email, now=now, tz=tz
+            views,
+            delegate_name=person.name,
+            delegate_email=person.email,
+            now=now,
+            tz=tz,
+            lang=lang,
         )
         if not digest.items:
             with store.transaction():
                 store.set_meta(key, DigestState(day, "none", now).to_json())
             continue
-        if _send(cfg, store, transport, now, digest, key):
+        if _send(cfg, store, transport, now, digest, key, lang):
             sent += 1
     return sent
 
 
 def _send(
-    cfg: Config, store: Store, transport: Transport, now: datetime, digest: Digest, key: str
+    cfg: Config,
+    store: Store,
+    transport: Transport,
+    now: datetime,
+    digest: Digest,
+    key: str,
+    lang: Language,
 ) -> bool:
     owner = cfg.owner.addresses[0]
     message_id = make_msgid("ooo-digest", domain=_domain(cfg))
@@ -262,6 +277,7 @@ def _send(
         tz=cfg.owner.tz,
         message_id=message_id,
         now=now,
+        lang=lang,
     ).as_bytes()
     with store.transaction():
         store.set_meta(key, DigestState(digest.day, "sending", now, message_id).to_json())

@@ -14,6 +14,7 @@ responder, ooo included, ever answers them, and ooo never takes one for an inqui
 from __future__ import annotations
 
 import email.utils
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -21,9 +22,16 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from zoneinfo import ZoneInfo
 
-from ooo.core.compose import _address, _own_id, format_day, inert
+from ooo.core.compose import _address, _own_id, inert
 from ooo.core.report import InquiryView, Report
-from ooo.core.wording import ENGLISH, Language, human_duration, long_time, plain, plural
+from ooo.core.wording import (
+    ENGLISH,
+    Language,
+    human_duration,
+    last_event,
+    long_time,
+    plain,
+)
 
 #: Marks the report ooo puts into the owner's inbox.
 REPORT_HEADER = "X-Ooo-Report"
@@ -33,6 +41,8 @@ DIGEST_HEADER = "X-Ooo-Digest"
 REPORT_FROM_NAME = "ooo"
 #: A subject (or a sender's name) longer than this is cut in a digest line.
 SUBJECT_SHOWN = 120
+#: The digest's paragraphs are wrapped at this width.
+WIDTH = 78
 
 
 # -- when ---------------------------------------------------------------------------------
@@ -106,16 +116,18 @@ def build_digest(
     delegate_email: str,
     now: datetime,
     tz: tzinfo,
+    lang: Language = ENGLISH,
 ) -> Digest:
-    """The digest of one delegate at ``now``: their open inquiries (maybe none)."""
+    """The digest of one delegate at ``now``: their open inquiries (maybe none), the ages and
+    last events in ``lang``."""
     items = tuple(
         DigestItem(
             ref=v.ref,
             sender=_cut(f"{plain(v.from_name)} <{v.sender}>" if v.from_name else v.sender),
-            subject=_cut(plain(v.subject)) or "(no subject)",
+            subject=_cut(plain(v.subject)) or lang.gettext("(no subject)"),
             received_at=v.received_at,
-            age=human_duration(now - v.received_at),
-            last_event=plain(v.last_event),
+            age=human_duration(now - v.received_at, lang=lang),
+            last_event=plain(last_event(v, tz, lang)),
             flagged=v.flagged,
             vip=v.audience == "vip",
         )
@@ -131,40 +143,66 @@ def _cut(text: str, limit: int = SUBJECT_SHOWN) -> str:
 # -- the digest message ---------------------------------------------------------------------
 
 
-def digest_subject(digest: Digest) -> str:
-    return (
-        f"[ooo] {plural(len(digest.items), 'open inquiry', 'open inquiries')} for you "
-        f"({digest.day:%Y-%m-%d})"
+def digest_subject(digest: Digest, lang: Language = ENGLISH) -> str:
+    """``[ooo] 2 open inquiries for you (2026-12-22)``."""
+    n = len(digest.items)
+    said = lang.ngettext(
+        "%(n)s open inquiry for you (%(day)s)", "%(n)s open inquiries for you (%(day)s)", n
     )
+    return "[ooo] " + said % {"n": lang.number(n), "day": digest.day.isoformat()}
 
 
-def digest_text(digest: Digest, *, owner_name: str, back: datetime, tz: ZoneInfo) -> str:
-    """The digest's words: one block per inquiry, with its reference, sender, subject, age
-    and the last thing that happened."""
+def digest_text(
+    digest: Digest,
+    *,
+    owner_name: str,
+    back: datetime,
+    tz: ZoneInfo,
+    lang: Language = ENGLISH,
+) -> str:
+    """The digest's words, in ``lang``: one block per inquiry, with its reference, sender,
+    subject, age and the last thing that happened."""
+    _ = lang.gettext
     owner = plain(owner_name)
+    n = len(digest.items)
+    still_open = lang.ngettext(
+        "%(n)s inquiry routed to you is still open on %(day)s:",
+        "%(n)s inquiries routed to you are still open on %(day)s:",
+        n,
+    ) % {"n": lang.number(n), "day": lang.spelled_day(digest.day)}
+    away = _("%(owner)s is away until %(day)s.") % {
+        "owner": owner,
+        "day": lang.spelled_day(back.astimezone(tz).date()),
+    }
     lines = [
-        f"Hello {digest.delegate_name},",
+        _("Hello %(name)s,") % {"name": digest.delegate_name},
         "",
-        f"{owner} is away until {format_day(back, tz)}. "
-        f"{plural(len(digest.items), 'inquiry', 'inquiries')} routed to you "
-        f"{'is' if len(digest.items) == 1 else 'are'} still open on {digest.day:%A} "
-        f"{digest.day.day} {digest.day:%B %Y}:",
+        *textwrap.wrap(f"{away} {still_open}", WIDTH),
         "",
     ]
+    labels = (_("Subject:"), _("Waiting:"), _("Last event:"))
+    pad = max(len(label) for label in labels) + 1
+    subject, waiting, last = (label.ljust(pad) for label in labels)
     for item in digest.items:
-        marks = [m for m, on in (("urgent", item.flagged), ("VIP", item.vip)) if on]
+        marks = [m for m, on in ((_("urgent"), item.flagged), ("VIP", item.vip)) if on]
         lines.append(f"{item.ref}  {item.sender}" + (f"  ({', '.join(marks)})" if marks else ""))
-        lines.append(f"  Subject:    {item.subject}")
-        lines.append(f"  Waiting:    {item.age} (since {long_time(item.received_at, tz)})")
-        lines.append(f"  Last event: {item.last_event}")
+        lines.append(f"  {subject}{item.subject}")
+        since = _("%(age)s (since %(time)s)") % {
+            "age": item.age,
+            "time": long_time(item.received_at, tz, lang),
+        }
+        lines.append(f"  {waiting}{since}")
+        lines.append(f"  {last}{item.last_event}")
         lines.append("")
-    lines += [
-        "Answer the sender in their thread (reply to their message, with the reference in the",
-        "subject): ooo sees it and counts the inquiry as resolved by you.",
-        "",
-        f"This list is sent by ooo once a day while {owner} is away, only when something is",
-        "open. It is automatic: replies to it are not read.",
-    ]
+    answer = _(
+        "Answer the sender in their thread (reply to their message, with the reference in "
+        "the subject): ooo sees it and counts the inquiry as resolved by you."
+    )
+    about = _(
+        "This list is sent by ooo once a day while %(owner)s is away, only when something "
+        "is open. It is automatic: replies to it are not read."
+    ) % {"owner": owner}
+    lines += [*textwrap.wrap(answer, WIDTH), "", *textwrap.wrap(about, WIDTH)]
     return "\n".join(lines) + "\n"
 
 
@@ -177,14 +215,16 @@ def compose_digest(
     tz: ZoneInfo,
     message_id: str,
     now: datetime,
+    lang: Language = ENGLISH,
 ) -> EmailMessage:
-    """The digest as a message from the owner's address to the delegate, marked automatic."""
+    """The digest as a message from the owner's address to the delegate, marked automatic,
+    in ``lang`` (the report's language: the delegate reads it beside the owner's report)."""
     if not digest.items:
         raise ValueError("a digest with nothing open is never sent")
     msg = EmailMessage(policy=SMTP)
-    msg["From"] = _address(f"ooo for {owner_name}", owner_address)
+    msg["From"] = _address(lang.gettext("ooo for %(owner)s") % {"owner": owner_name}, owner_address)
     msg["To"] = _address(digest.delegate_name, digest.delegate_email)
-    msg["Subject"] = inert(digest_subject(digest))
+    msg["Subject"] = inert(digest_subject(digest, lang))
     msg["Date"] = email.utils.format_datetime(now)
     msg["Message-ID"] = _own_id(message_id)
     msg["Auto-Submitted"] = "auto-generated"
@@ -192,7 +232,7 @@ def compose_digest(
     msg["Precedence"] = "bulk"
     msg["X-Loop"] = owner_address
     msg[DIGEST_HEADER] = "1"
-    msg.set_content(digest_text(digest, owner_name=owner_name, back=back, tz=tz))
+    msg.set_content(digest_text(digest, owner_name=owner_name, back=back, tz=tz, lang=lang))
     return msg
 
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from ooo import locale
 from ooo.config import Config, loads
 from ooo.core.digest import (
     DIGEST_HEADER,
@@ -296,6 +297,18 @@ def test_each_delegate_gets_one_digest_a_day_across_restarts(tmp_path: Path) -> 
     assert len(transport.sent) == 4
 
 
+def test_the_digest_is_in_the_configured_report_language(tmp_path: Path) -> None:
+    """[report] language = "fr": the delegates read their digest in French, as the owner
+    reads the report."""
+    cfg = config(tmp_path, DIGEST + '\n[report]\nlanguage = "fr"\n')
+    transport = MemoryTransport()
+    nine = datetime(2026, 12, 22, 8, 0, tzinfo=UTC)
+    assert send_digests(cfg, store_with_inquiries(), transport, nine) == 2
+    by_rcpt = {m.recipients[0]: read(m.raw) for m in transport.sent}
+    assert by_rcpt[CAROL]["Subject"] == "[ooo] 2 demandes ouvertes pour vous (2026-12-22)"
+    assert by_rcpt[DAN].get_content().startswith("Bonjour ")
+
+
 def test_nothing_is_sent_on_a_day_with_nothing_open(tmp_path: Path) -> None:
     """No open inquiry for anyone: no mail, and the day counts as done (an inquiry arriving
     at noon waits for tomorrow's digest)."""
@@ -395,3 +408,42 @@ def test_the_daemon_sends_the_digest_when_it_runs_and_once_a_day(tmp_path: Path)
             store=store,
         ).run()
     assert sorted(m.recipients[0] for m in transport.sent) == [CAROL, DAN]
+
+
+def test_the_digest_speaks_the_report_s_language() -> None:
+    """In German (the owner's [report] language): the subject, the greeting, the sentence
+    with both days in German words, the labels lined up, the age and the footer."""
+    inquiries = [facts("OOO-AAAAAA", CAROL, 51, subject="Rechnung")]
+    views = derive(inquiries, [], MORNING, timezone=BERLIN)
+    german = locale.language("de")
+    digest = build_digest(
+        views,
+        delegate_name="Carol Jones",
+        delegate_email=CAROL,
+        now=MORNING,
+        tz=BERLIN,
+        lang=german,
+    )
+    msg = compose_digest(
+        digest,
+        owner_name="Bob Example",
+        owner_address="bob@example.com",
+        back=datetime(2027, 1, 5, 8, 0, tzinfo=UTC),
+        tz=BERLIN,
+        message_id="<d1@example.com>",
+        now=MORNING,
+        lang=german,
+    )
+    parsed = read(msg.as_bytes())
+    assert parsed["Subject"] == "[ooo] 1 offene Anfrage für Sie (2026-12-22)"
+    assert parsed["From"] == "ooo für Bob Example <bob@example.com>"
+    text = parsed.get_content().replace("\r\n", "\n")
+    assert text.startswith("Hallo Carol Jones,\n")
+    flat = " ".join(text.split())
+    assert "Bob Example ist bis Dienstag, 5. Januar 2027 nicht im Büro." in flat
+    assert "1 an Sie weitergeleitete Anfrage ist am Dienstag, 22. Dezember 2026 noch offen:" in flat
+    assert "  Betreff:     Rechnung\n" in text  # padded to the longest label, "Wartet seit:"
+    waiting = next(line for line in text.splitlines() if "Wartet seit:" in line)
+    assert waiting.startswith("  Wartet seit: ") and "(seit " in waiting, waiting
+    assert "Diese Liste schickt ooo einmal täglich" in flat
+    assert all(len(line) <= 78 for line in text.splitlines() if " " in line.strip())
