@@ -548,6 +548,7 @@ class Engine:
                 ref=ref,
                 message_id=fwd_id,
                 now=now,
+                lang=locale.language(self.settings.reply.colleagues),
             )
             out.append(Queued("forward", delegate.email, fwd_id, fwd.as_bytes()))
         return out

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ooo.config import Config
     from ooo.core.policy import Decision
     from ooo.core.routing import Routing
+    from ooo.core.wording import Language
 
 #: A reply subject longer than this is cut at a word boundary.
 SUBJECT_CAP = 160
@@ -78,12 +79,17 @@ class ReplySettings:
     """``[reply] bilingual``: two of ``languages`` that one reply carries together."""
     detect: Detect | None = field(default=None, compare=False, repr=False)
     """The language detector (built by the shell, ooo.detector); None: no detection."""
+    colleagues: str = "en"
+    """The language ooo writes to the owner's colleagues in (the note of a forward to the
+    delegate): the report's (``[report] language``, see :func:`ooo.locale.configured`)."""
 
     @classmethod
     def of(cls, cfg: Config, *, share_subject: bool, detect: Detect | None = None) -> ReplySettings:
         """The owner, the away window and the reply languages as the config gives them;
         ``share_subject`` is the caller's to choose (the text the mail server sends in ooo's
         place never shares it), and so is the detector."""
+        from ooo.locale import configured  # the report's language, by the report's own rule
+
         return cls(
             owner_name=cfg.owner.name,
             timezone=cfg.owner.tz,
@@ -94,6 +100,7 @@ class ReplySettings:
             languages=tuple(cfg.reply.languages),
             bilingual=tuple(cfg.reply.bilingual),
             detect=detect,
+            colleagues=configured(cfg),
         )
 
     @property
@@ -386,8 +393,10 @@ def compose_forward(
     ref: str,
     message_id: str,
     now: datetime,
+    lang: Language | None = None,
 ) -> EmailMessage:
-    """The inquiry forwarded to the delegate: a short note plus the original attached.
+    """The inquiry forwarded to the delegate: a short note (in ``lang``, English by default)
+    plus the original attached.
 
     Marked ``Auto-Submitted: auto-forwarded`` (RFC 3834 §5) so that no responder, ours
     included, ever answers it, and ``X-Auto-Response-Suppress: All`` for Exchange.
@@ -406,7 +415,8 @@ def compose_forward(
     fwd["Auto-Submitted"] = "auto-forwarded"
     fwd["X-Auto-Response-Suppress"] = "All"
     fwd["X-Loop"] = decision.owner_address
-    fwd.set_content(_forward_note(msg, settings, routing, ref, decision))
+    note = _forward_note(msg, settings, routing, ref, decision, lang or english())
+    fwd.set_content(note)
     if decision.recipient:
         fwd["Reply-To"] = _address("", decision.recipient)
     try:
@@ -416,7 +426,7 @@ def compose_forward(
             raise ValueError("the original has NUL bytes or lines over 998 octets")
     except Exception:  # a hostile original: attach its bytes base64-encoded, always valid
         fwd.clear_content()
-        fwd.set_content(_forward_note(msg, settings, routing, ref, decision))
+        fwd.set_content(note)
         fwd.add_attachment(
             original, maintype="application", subtype="octet-stream", filename="inquiry.eml"
         )
@@ -428,28 +438,49 @@ def _fit_for_smtp(raw: bytes) -> bool:
     return b"\x00" not in raw and all(len(line) <= 998 for line in raw.split(b"\r\n"))
 
 
-def _why(routing: Routing) -> str:
+def _why(routing: Routing, lang: Language) -> str:
     """The routing reason in the owner's words, for the delegate."""
     if routing.route:
         name = routing.route.split(":", 1)[0].split(" ", 1)[-1].strip("'") or "a rule"
-        return f" (it matched the rule {name})"
-    return {"vip": " (the sender is on the VIP list)"}.get(routing.audience, "")
+        return " " + lang.gettext("(it matched the rule %(rule)s)") % {"rule": name}
+    if routing.audience == "vip":
+        return " " + lang.gettext("(the sender is on the VIP list)")
+    return ""
 
 
 def _forward_note(
-    msg: Inbound, settings: ReplySettings, routing: Routing, ref: str, decision: Decision
+    msg: Inbound,
+    settings: ReplySettings,
+    routing: Routing,
+    ref: str,
+    decision: Decision,
+    lang: Language,
 ) -> str:
     assert routing.delegate is not None
+    _ = lang.gettext
     who = decision.recipient or ""
     sender = clean(f"{msg.from_name} <{who}>" if msg.from_name else who)
-    return (
-        f"Hello {clean(routing.delegate.name)},\n\n"
-        f"{settings.owner_name} is away until {format_day(settings.away_end, settings.timezone)} "
-        f"and asked ooo to pass this inquiry from {sender} to you{_why(routing)}.\n\n"
-        f"The sender got an automatic reply naming you; to answer them, reply to this message "
-        f"(Reply-To is their address). The reference is {ref}.\n\n"
-        "The original message is attached.\n"
-    )
+    day = lang.spelled_day(settings.away_end.astimezone(settings.timezone).date())
+    passed = _(
+        "%(owner)s is away until %(day)s and asked ooo to pass this inquiry from %(sender)s "
+        "to you%(why)s."
+    ) % {"owner": settings.owner_name, "day": day, "sender": sender, "why": _why(routing, lang)}
+    how = _(
+        "The sender got an automatic reply naming you; to answer them, reply to this message "
+        "(Reply-To is their address). The reference is %(ref)s."
+    ) % {"ref": ref}
+    hello = _("Hello %(name)s,") % {"name": clean(routing.delegate.name)}
+    attached = _("The original message is attached.")
+    return f"{hello}\n\n{passed}\n\n{how}\n\n{attached}\n"
+
+
+def english() -> Language:
+    """ooo's own language (:data:`ooo.core.wording.ENGLISH`), the default of what this module
+    and :mod:`ooo.core.itip` write. Imported here: ooo.core.wording reads the policy's
+    reasons, and the policy reads these modules."""
+    from ooo.core.wording import ENGLISH
+
+    return ENGLISH
 
 
 def thread_headers(msg: Inbound, cap: int = 20) -> dict[str, MessageId]:

@@ -29,7 +29,7 @@ from email.policy import SMTP
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 
-from ooo.core.compose import ReplySettings, inert, reply_subject, thread_headers
+from ooo.core.compose import ReplySettings, english, inert, reply_subject, thread_headers
 from ooo.core.parse import Inbound, clean, is_replyable, message_id, normalize_address
 
 if TYPE_CHECKING:
@@ -250,7 +250,7 @@ def comment(
 ) -> str:
     """The COMMENT of the reply, also the first line of its text: who, until when, whom to ask,
     in ``lang`` (English by default)."""
-    lang = lang or _english()
+    lang = lang or english()
     words = {
         "owner": clean(settings.owner_name, 200),
         "day": lang.spelled_day(settings.away_end.astimezone(settings.timezone).date()),
@@ -343,7 +343,7 @@ def compose_answer(
     found = span(invitation, settings.away_start, settings.away_end, settings.timezone)
     if not found.inside:
         raise ValueError("the invitation has no occurrence inside the away window")
-    lang = lang or _english()
+    lang = lang or english()
     note = comment(answer, settings, delegate, lang)
     ics = reply_calendar(invitation, owner, found, answer=answer, note=note, now=now)
     summary = invitation.summary or clean(msg.subject) or lang.gettext("(no subject)")
@@ -468,13 +468,6 @@ def _when(occurrence: Occurrence, tz: tzinfo, lang: Language) -> str:
     """``Mon 7 Dec 2026 14:00`` (``Mon 7 Dec 2026`` for a whole day), in ``lang``."""
     local = occurrence.start.astimezone(tz)
     return lang.full_day(local.date()) if occurrence.all_day else lang.full_time(local)
-
-
-def _english() -> Language:
-    # Imported here: ooo.core.wording reads the policy's reasons, and the policy reads this.
-    from ooo.core.wording import ENGLISH
-
-    return ENGLISH
 
 
 def _ical_text(value: object) -> str:

@@ -7,14 +7,16 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+from dataclasses import replace
 from datetime import timedelta
 from email.message import EmailMessage
 from urllib.parse import unquote
 
 import pytest
 
+from ooo import locale
 from ooo.config import Config, loads
-from ooo.core.compose import compose_reply
+from ooo.core.compose import ReplySettings, compose_forward, compose_reply
 from ooo.core.parse import Inbound, parse
 from ooo.core.policy import Owner, Reason, decide
 from ooo.core.routing import Routing, route
@@ -24,6 +26,7 @@ from tests.support.helpers import ALIAS, END, INSIDE, OWNER, START, raw_message
 from tests.support.routing import (
     BASE,
     CAROL,
+    FORWARD,
     PATH,
     REF,
     config,
@@ -620,6 +623,35 @@ def test_forward_to_the_delegate() -> None:
     assert "what about the thing?" in inner.get_payload()
     note = fwd.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "Hello Carol Jones" in note and REF in note and "alice@example.org" in note
+
+
+def test_the_forward_note_speaks_the_report_s_language() -> None:
+    """The note is for a colleague: it is written in the report's language ([report]
+    language), the day in that language's words, the reason for a VIP in it too."""
+    cfg = config(FORWARD, '\n[report]\nlanguage = "nl"\n')
+    assert ReplySettings.of(cfg, share_subject=False).colleagues == "nl"
+    assert ReplySettings.of(config(FORWARD), share_subject=False).colleagues == "en"
+    raw = raw_message(sender="Alice <alice@example.org>", subject="Invoice 42")
+    msg = parse("1", *raw.split(b"\r\n\r\n", 1), received_at=INSIDE)
+    decision = decision_for(msg)
+    routing = replace(route(msg, "alice@example.org", cfg), audience="vip")
+    fwd = compose_forward(
+        msg,
+        raw,
+        decision,
+        reply_settings(cfg),
+        routing,
+        ref=REF,
+        message_id="<f@example.com>",
+        now=INSIDE,
+        lang=locale.language("nl"),
+    )
+    note = " ".join(fwd.get_body(("plain",)).get_content().split())  # type: ignore[union-attr]
+    assert note.startswith("Hallo Carol Jones, Bob Example is tot ")
+    assert "niet op kantoor en heeft ooo gevraagd deze vraag van Alice <alice@example.org>" in note
+    assert "(de afzender staat op de VIP-lijst)." in note
+    assert f"De referentie is {REF}." in note
+    assert note.endswith("Het oorspronkelijke bericht is bijgevoegd.")
 
 
 def test_a_forward_is_never_answered() -> None:
