@@ -216,24 +216,26 @@ def watched_entries(cfg: Config) -> list[NetworkEntry]:
 def make_watches(cfg: Config) -> list[Watch]:
     """One Watch per watched ``[[network]]`` entry: its watcher (signed in with the entry's
     secret, its session kept in the state dir), its interval, and its room notices."""
-    from ooo import networks
+    from ooo import locale, networks
     from ooo.networks.runner import Ask, Watch
 
     watches = []
+    colleagues = None
     for entry in watched_entries(cfg):
         watcher = networks.create(
             entry, network_secret(entry), session_vault(entry, state_dir(cfg))
         )
-        ask = (
-            Ask(
+        ask = None
+        if entry.ask:
+            # A team room: the owner's colleagues read it, in the report's language.
+            colleagues = colleagues or locale.language(locale.configured(cfg))
+            ask = Ask(
                 frozenset(entry.ask),
                 cfg.owner.name,
                 share_subject=cfg.reply.share_subject,
                 share_sender=entry.share_sender,
+                lang=colleagues,
             )
-            if entry.ask
-            else None
-        )
         watches.append(
             Watch(
                 watcher,

@@ -30,13 +30,13 @@ from ooo.core import mime
 from ooo.core.language import Detect, LanguageChoice, choose_language, template_candidates
 from ooo.core.network import share_text
 from ooo.core.parse import Inbound, MessageId, clean, is_replyable, message_id
+from ooo.core.wording import ENGLISH, Language
 
 if TYPE_CHECKING:
     # Annotations only: the policy imports the iTIP composer, which builds on this module.
     from ooo.config import Config
     from ooo.core.policy import Decision
     from ooo.core.routing import Routing
-    from ooo.core.wording import Language
 
 #: A reply subject longer than this is cut at a word boundary.
 SUBJECT_CAP = 160
@@ -393,7 +393,7 @@ def compose_forward(
     ref: str,
     message_id: str,
     now: datetime,
-    lang: Language | None = None,
+    lang: Language = ENGLISH,
 ) -> EmailMessage:
     """The inquiry forwarded to the delegate: a short note (in ``lang``, English by default)
     plus the original attached.
@@ -415,7 +415,7 @@ def compose_forward(
     fwd["Auto-Submitted"] = "auto-forwarded"
     fwd["X-Auto-Response-Suppress"] = "All"
     fwd["X-Loop"] = decision.owner_address
-    note = _forward_note(msg, settings, routing, ref, decision, lang or english())
+    note = _forward_note(msg, settings, routing, ref, decision, lang)
     fwd.set_content(note)
     if decision.recipient:
         fwd["Reply-To"] = _address("", decision.recipient)
@@ -472,15 +472,6 @@ def _forward_note(
     hello = _("Hello %(name)s,") % {"name": clean(routing.delegate.name)}
     attached = _("The original message is attached.")
     return f"{hello}\n\n{passed}\n\n{how}\n\n{attached}\n"
-
-
-def english() -> Language:
-    """ooo's own language (:data:`ooo.core.wording.ENGLISH`), the default of what this module
-    and :mod:`ooo.core.itip` write. Imported here: ooo.core.wording reads the policy's
-    reasons, and the policy reads these modules."""
-    from ooo.core.wording import ENGLISH
-
-    return ENGLISH
 
 
 def thread_headers(msg: Inbound, cap: int = 20) -> dict[str, MessageId]:

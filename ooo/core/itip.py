@@ -29,15 +29,15 @@ from email.policy import SMTP
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 
-from ooo.core.compose import ReplySettings, english, inert, reply_subject, thread_headers
+from ooo.core.compose import ReplySettings, inert, reply_subject, thread_headers
 from ooo.core.parse import Inbound, clean, is_replyable, message_id, normalize_address
+from ooo.core.wording import ENGLISH, Language
 
 if TYPE_CHECKING:
     import icalendar
 
     from ooo.config import Person
     from ooo.core.policy import Decision
-    from ooo.core.wording import Language
 
 PRODID = "-//ooo//out-of-office responder//EN"
 #: Components read from one invitation (a series and its changed occurrences).
@@ -246,11 +246,10 @@ def comment(
     answer: str,
     settings: ReplySettings,
     delegate: Person | None,
-    lang: Language | None = None,
+    lang: Language = ENGLISH,
 ) -> str:
     """The COMMENT of the reply, also the first line of its text: who, until when, whom to ask,
     in ``lang`` (English by default)."""
-    lang = lang or english()
     words = {
         "owner": clean(settings.owner_name, 200),
         "day": lang.spelled_day(settings.away_end.astimezone(settings.timezone).date()),
@@ -328,7 +327,7 @@ def compose_answer(
     delegate: Person | None,
     message_id: str,
     now: datetime,
-    lang: Language | None = None,
+    lang: Language = ENGLISH,
 ) -> EmailMessage:
     """The answer to the invitation in ``msg``: text, HTML and the iTIP reply, to the organiser
     (``decision.recipient``) from the owner's invited address (``decision.owner_address``).
@@ -343,7 +342,6 @@ def compose_answer(
     found = span(invitation, settings.away_start, settings.away_end, settings.timezone)
     if not found.inside:
         raise ValueError("the invitation has no occurrence inside the away window")
-    lang = lang or english()
     note = comment(answer, settings, delegate, lang)
     ics = reply_calendar(invitation, owner, found, answer=answer, note=note, now=now)
     summary = invitation.summary or clean(msg.subject) or lang.gettext("(no subject)")

@@ -46,6 +46,7 @@ from ooo.core.network import Audience, NetworkEntry, safe_url, visible_entries
 from ooo.core.refs import find_refs
 from ooo.core.resolve import classify
 from ooo.core.text import one_line
+from ooo.core.wording import ENGLISH, Language
 
 REFS_CONSIDERED = 3
 """References read from one post: enough for a real thread, too few for a guessing attack."""
@@ -462,37 +463,51 @@ def room_notice(
     owner_name: str,
     subject: str | None = None,
     sender: str | None = None,
+    lang: Language = ENGLISH,
 ) -> Notice:
-    """The notice for one inquiry: who asks (their display name; never an address: anything
-    that looks like one is taken out, and "Someone" stands in for a name that was only an
-    address), the subject only when given (``share_subject``), the reference and its tag, and
-    "answer in this thread". ``sender`` (only with ``share_sender``) adds one mailto link that
-    answers the asker with the reference in the subject."""
-    who = _no_address(asker_name)[:MAX_NAME] or "Someone"
-    owner = _no_address(owner_name)[:MAX_NAME] or "the owner"
+    """The notice for one inquiry, in ``lang`` (English by default; the room is the owner's
+    colleagues', so the shell passes the report's language): who asks (their display name;
+    never an address: anything that looks like one is taken out, and "Someone" stands in for
+    a name that was only an address), the subject only when given (``share_subject``), the
+    reference and its tag, and "answer in this thread". ``sender`` (only with
+    ``share_sender``) adds one mailto link that answers the asker with the reference in the
+    subject."""
+    _ = lang.gettext
+    who = _no_address(asker_name)[:MAX_NAME] or _("Someone")
+    owner = _no_address(owner_name)[:MAX_NAME] or _("the owner")
     about = _no_address(subject or "")[:200]
     tag = "#" + tag_for(ref)
-    asked = f"{who} asked {owner}, who is away, a question by email"
-    text = asked + (f": \u201c{about}\u201d" if about else "") + f". Reference {ref} ({tag})."
-    text += " Can you help? Please answer in this thread."
-    body = html.escape(asked) + (f": \u201c{html.escape(about)}\u201d" if about else "")
-    body += f". Reference <code>{html.escape(ref)}</code> ({html.escape(tag)})."
-    body += " Can you help? Please answer in this thread."
+    words = {"who": who, "owner": owner, "about": about}
+    if about:
+        asked = _(
+            "%(who)s asked %(owner)s, who is away, a question by email: \u201c%(about)s\u201d."
+        )
+    else:
+        asked = _("%(who)s asked %(owner)s, who is away, a question by email.")
+    reference = _("Reference %(ref)s (%(tag)s).")
+    help_ = _("Can you help? Please answer in this thread.")
+    text = f"{asked % words} {reference % {'ref': ref, 'tag': tag}} {help_}"
+    code = {"ref": f"<code>{html.escape(ref)}</code>", "tag": html.escape(tag)}
+    body = f"{html.escape(asked % words)} {html.escape(reference) % code} {html.escape(help_)}"
     if sender:
-        link = mailto(sender, ref, about or None)
+        link = mailto(sender, ref, about or None, lang)
         if link:
-            text += f" Or answer them by email: {link}"
-            body += f' Or <a href="{html.escape(link)}">answer them by email</a>.'
+            text += " " + _("Or answer them by email: %(link)s") % {"link": link}
+            body += " " + _('Or <a href="%(link)s">answer them by email</a>.') % {
+                "link": html.escape(link)
+            }
     return Notice(text=text, html=body)
 
 
 _MAILBOX = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]{1,253}")
 
 
-def mailto(address: str, ref: str, subject: str | None) -> str | None:
-    """``mailto:`` the asker, with "Re: <subject> [<ref>]" as the subject, or None when
-    ``address`` is not a plain address."""
+def mailto(address: str, ref: str, subject: str | None, lang: Language = ENGLISH) -> str | None:
+    """``mailto:`` the asker, with "Re: <subject> [<ref>]" as the subject ("your question"
+    in ``lang`` when there is none), or None when ``address`` is not a plain address."""
     if not _MAILBOX.fullmatch(address):
         return None
-    line = f"Re: {subject} [{ref}]" if subject else f"Re: your question [{ref}]"
+    if subject is None:
+        subject = lang.gettext("your question")
+    line = f"Re: {subject} [{ref}]"
     return f"mailto:{quote(address, safe='@')}?subject={quote(one_line(line), safe='')}"

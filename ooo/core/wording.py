@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Literal
 
-from ooo.core.policy import DESCRIPTIONS, Reason
 from ooo.core.text import one_line
 from ooo.core.tracking import InquiryFacts, ResolvedBy, SignalEvent
 
@@ -256,6 +255,10 @@ def plural(n: int, one: str, many: str | None = None) -> str:
 
 def describe_reason(code: str, lang: Language = ENGLISH) -> str:
     """The words for a suppression reason code (the code itself if it is not known)."""
+    # Imported here: the policy imports the composers (ooo.core.compose, itip, social), which
+    # take their default language from this module.
+    from ooo.core.policy import DESCRIPTIONS, Reason
+
     try:
         return lang.gettext(DESCRIPTIONS[Reason(code)])
     except ValueError:

@@ -1,8 +1,8 @@
 """The report's languages: English, written in the code (:mod:`ooo.core.wording`), and German,
 French, Spanish and Dutch from the gettext catalogs beside this module. An invitation's
-answer (:mod:`ooo.core.itip`), the delegates' digest (:mod:`ooo.core.digest`) and the note
-on a forward to the delegate (:mod:`ooo.core.compose`) take their words from the same
-catalogs.
+answer (:mod:`ooo.core.itip`), the delegates' digest (:mod:`ooo.core.digest`), the note on
+a forward to the delegate (:mod:`ooo.core.compose`) and a room notice
+(:mod:`ooo.core.social`) take their words from the same catalogs.
 
 Each catalog is a standard ``.po`` file (``<code>/LC_MESSAGES/report.po``, the messages of
 ``report.pot``), read with Babel when a report first needs the language and compiled in memory

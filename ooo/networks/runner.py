@@ -50,6 +50,7 @@ from ooo.core.social import (
     thread_roots,
 )
 from ooo.core.text import one_line
+from ooo.core.wording import ENGLISH, Language
 from ooo.host.threads import child_name
 from ooo.networks.base import NetworkAuthError, NetworkUnavailable, Poster, Watcher
 from ooo.store import Store
@@ -74,6 +75,8 @@ class Ask:
     """Add a mailto link that answers the asker (their address, nowhere else)."""
     per_poll: int = 5
     """Notices posted in one poll at most (a backlog goes out over several)."""
+    lang: Language = ENGLISH
+    """The notices' language: the room is the owner's colleagues', so the report's."""
 
 
 @dataclass(frozen=True)
@@ -247,6 +250,7 @@ class WatchLoop:
                 owner_name=ask.owner_name,
                 subject=row.subject if ask.share_subject else None,
                 sender=row.sender if ask.share_sender else None,
+                lang=ask.lang,
             )
             with self.store.transaction():
                 self.store.begin_notice(name, row.ref, poster.room, now)

@@ -32,7 +32,7 @@ from ooo.core.policy import (
     Reason,
     decide,
 )
-from ooo.core.wording import Language
+from ooo.core.wording import ENGLISH, Language
 from tests.support.hostile import check_reply
 
 CORPUS = Path(__file__).parents[2] / "support" / "corpus" / "calendar"
@@ -89,7 +89,7 @@ def decision(
 
 
 def answer(
-    msg: Inbound, mode: InvitationMode = "decline", lang: Language | None = None
+    msg: Inbound, mode: InvitationMode = "decline", lang: Language = ENGLISH
 ) -> EmailMessage:
     made = decision(msg, mode)
     out = itip.compose_answer(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from ooo import locale
 from ooo.core.social import tag_for
 from ooo.networks.base import NetworkAuthError, NetworkUnavailable
 from ooo.networks.memory import MemoryNetwork, MemoryWatcher
@@ -289,6 +290,25 @@ def test_a_notice_interrupted_by_an_outage_is_posted_once(
     room.available = True
     assert loop_.poll().asked == 1
     assert len(room.posts()) == 1 and store.notices()[0].state == "posted"
+
+
+def test_the_room_notice_speaks_the_language_it_is_given(
+    store: Store, add_inquiry: AddInquiry
+) -> None:
+    """Ask.lang (the shell gives the report's language: the room is the colleagues'): the
+    notice goes out in German."""
+    add_inquiry(REF, audience="internal", from_name="Dave")
+    room = MemoryNetwork("matrix", host="matrix.to")
+    watcher = MemoryWatcher(room, owner="@bob:corp.example", room="!team:corp.example")
+    ask = Ask(frozenset({"internal"}), owner_name="Bob Example", lang=locale.language("de"))
+    loop_ = loop(store, watcher, Clock(ARRIVED + timedelta(hours=1)), ask=ask)
+    assert loop_.poll().asked == 1
+    [notice] = room.posts()
+    assert notice.text.startswith(
+        "Dave hat Bob Example (zurzeit nicht im Büro) per E-Mail eine Frage gestellt."
+    )
+    assert f"Referenz {REF} (#{tag_for(REF).lstrip('#')})." in notice.text
+    assert "Bitte antworte in diesem Thread." in notice.text
 
 
 # -- threads ------------------------------------------------------------------------------------
