@@ -31,9 +31,15 @@ def find_refs(text: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def new_ref(exists: Callable[[str], bool], choice: Callable[[str], str] = secrets.choice) -> str:
-    """A reference not yet in use (``exists`` asks the store)."""
+def new_ref(exists: Callable[[str], bool], choice: Callable[[str], str] | None = None) -> str:
+    """A reference not yet in use (``exists`` asks the store). ``choice`` (a test's) picks
+    each character; by default all six come from one read of the system's random source (a
+    byte modulo 32 is uniform, as 256 is a multiple of 32), not one read per character."""
     while True:
-        ref = "OOO-" + "".join(choice(ALPHABET) for _ in range(LENGTH))
+        if choice is None:
+            code = "".join(ALPHABET[b % len(ALPHABET)] for b in secrets.token_bytes(LENGTH))
+        else:
+            code = "".join(choice(ALPHABET) for _ in range(LENGTH))
+        ref = "OOO-" + code
         if not exists(ref):
             return ref

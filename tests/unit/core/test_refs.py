@@ -26,6 +26,15 @@ def test_new_ref_is_ooo_and_six_crockford_characters() -> None:
     assert len(refs) > 490  # random, not a counter or a constant
 
 
+def test_every_symbol_can_appear_in_every_position() -> None:
+    """The six characters come from one read of random bytes, each taken modulo 32: over
+    5,000 references every symbol turns up in every position (each is expected about 940
+    times; a lost symbol would mean fewer references than a billion)."""
+    refs = [new_ref(lambda _ref: False)[4:] for _ in range(5000)]
+    for position in range(6):
+        assert {ref[position] for ref in refs} == set(ALPHABET), position
+
+
 def test_new_ref_retries_until_the_store_has_not_seen_it() -> None:
     """A reference already in use is drawn again; the first free one is returned, and the
     store was asked about each candidate in turn."""
