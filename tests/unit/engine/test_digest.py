@@ -6,6 +6,7 @@ retried when the transport is down, never twice after a send cut off midway."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -23,8 +24,9 @@ from ooo.core.digest import (
 )
 from ooo.core.parse import parse
 from ooo.core.policy import Owner, Reason, decide
-from ooo.core.report import derive
+from ooo.core.report import InquiryView, derive
 from ooo.core.tracking import InquiryFacts, SignalEvent
+from ooo.core.wording import ENGLISH, Language
 from ooo.daemon import Daemon
 from ooo.errors import ConfigError
 from ooo.inbox import DIGEST_RETRY, DigestState, digest_key, next_digest, send_digests
@@ -143,6 +145,24 @@ def test_a_delegate_gets_only_their_open_inquiries_urgent_and_vip_first_then_old
     assert open_inquiries(views, "nobody@example.com") == []
 
 
+def digest_message(views: list[InquiryView], lang: Language = ENGLISH) -> EmailMessage:
+    """Carol's digest on MORNING (Bob is back on 5 January 2027), as she receives it."""
+    digest = build_digest(
+        views, delegate_name="Carol Jones", delegate_email=CAROL, now=MORNING, tz=BERLIN, lang=lang
+    )
+    msg = compose_digest(
+        digest,
+        owner_name="Bob Example",
+        owner_address="bob@example.com",
+        back=datetime(2027, 1, 5, 8, 0, tzinfo=UTC),
+        tz=BERLIN,
+        message_id="<d1@example.com>",
+        now=MORNING,
+        lang=lang,
+    )
+    return read(msg.as_bytes())
+
+
 def test_the_digest_lists_reference_sender_subject_age_and_last_event() -> None:
     """Each line of the digest: the reference, the sender (name and address), the subject,
     how long it has waited and the last thing that happened; sender text is made one clean
@@ -162,16 +182,7 @@ def test_the_digest_lists_reference_sender_subject_age_and_last_event() -> None:
     )
     (item,) = digest.items
     assert item.age == "2 d 3 h"
-    msg = compose_digest(
-        digest,
-        owner_name="Bob Example",
-        owner_address="bob@example.com",
-        back=datetime(2027, 1, 5, 8, 0, tzinfo=UTC),
-        tz=BERLIN,
-        message_id="<d1@example.com>",
-        now=MORNING,
-    )
-    parsed = read(msg.as_bytes())
+    parsed = digest_message(views)
     assert parsed["To"] == "Carol Jones <carol@example.com>"
     assert parsed["From"] == "ooo for Bob Example <bob@example.com>"
     assert parsed["Subject"] == "[ooo] 1 open inquiry for you (2026-12-22)"
@@ -415,26 +426,7 @@ def test_the_digest_speaks_the_report_s_language() -> None:
     with both days in German words, the labels lined up, the age and the footer."""
     inquiries = [facts("OOO-AAAAAA", CAROL, 51, subject="Rechnung")]
     views = derive(inquiries, [], MORNING, timezone=BERLIN)
-    german = locale.language("de")
-    digest = build_digest(
-        views,
-        delegate_name="Carol Jones",
-        delegate_email=CAROL,
-        now=MORNING,
-        tz=BERLIN,
-        lang=german,
-    )
-    msg = compose_digest(
-        digest,
-        owner_name="Bob Example",
-        owner_address="bob@example.com",
-        back=datetime(2027, 1, 5, 8, 0, tzinfo=UTC),
-        tz=BERLIN,
-        message_id="<d1@example.com>",
-        now=MORNING,
-        lang=german,
-    )
-    parsed = read(msg.as_bytes())
+    parsed = digest_message(views, locale.language("de"))
     assert parsed["Subject"] == "[ooo] 1 offene Anfrage für Sie (2026-12-22)"
     assert parsed["From"] == "ooo für Bob Example <bob@example.com>"
     text = parsed.get_content().replace("\r\n", "\n")

@@ -153,23 +153,27 @@ def test_received_before_the_window_is_not_looked_at() -> None:
     assert transport.sent == []
 
 
-def in_language(data: bytes, tag: str) -> bytes:
-    return data.replace(b"Content-Language: en-US", f"Content-Language: {tag}".encode())
+def answered_in(languages: tuple[str, ...], tag: str) -> tuple[Engine, bytes, EmailMessage]:
+    """The engine (with these reply languages), and the one answer it sent to the Outlook
+    invitation marked ``Content-Language: <tag>``, raw and parsed."""
+    engine, mailbox, transport, _ = calendar_engine()
+    engine.settings = replace(
+        engine.settings, reply=replace(engine.settings.reply, languages=languages)
+    )
+    data = invitation().replace(b"Content-Language: en-US", f"Content-Language: {tag}".encode())
+    mailbox.deliver(data, INSIDE)
+    engine.sync()
+    (sent,) = transport.sent
+    mail = email.message_from_bytes(sent.raw, policy=email.policy.default)
+    assert isinstance(mail, EmailMessage)
+    return engine, sent.raw, mail
 
 
 def test_the_answer_speaks_the_language_a_reply_to_its_sender_would() -> None:
     """With German among the reply languages, a German organiser's invitation is declined in
     German: the subject's prefix, the COMMENT their calendar shows, the day in German words,
     and the delegate; the calendar data itself (PARTSTAT) is the same in every language."""
-    engine, mailbox, transport, _ = calendar_engine()
-    engine.settings = replace(
-        engine.settings, reply=replace(engine.settings.reply, languages=("en", "de"))
-    )
-    mailbox.deliver(in_language(invitation(), "de-DE"), INSIDE)
-    engine.sync()
-    (sent,) = transport.sent
-    mail = email.message_from_bytes(sent.raw, policy=email.policy.default)
-    assert isinstance(mail, EmailMessage)
+    engine, _, mail = answered_in(("en", "de"), "de-DE")
     assert mail["Subject"] == "Abgelehnt: Quarterly planning"
     (part,) = [p for p in mail.walk() if p.get_content_type() == "text/calendar"]
     (event,) = icalendar.Calendar.from_ical(part.get_content()).walk("VEVENT")
@@ -186,13 +190,6 @@ def test_the_answer_speaks_the_language_a_reply_to_its_sender_would() -> None:
 def test_a_language_ooo_has_no_words_for_answers_in_english() -> None:
     """Italian is a reply language (the owner wrote its templates), but ooo's own words for
     an invitation's answer exist in English, German, French, Spanish and Dutch: English."""
-    engine, mailbox, transport, _ = calendar_engine()
-    engine.settings = replace(
-        engine.settings, reply=replace(engine.settings.reply, languages=("en", "it"))
-    )
-    mailbox.deliver(in_language(invitation(), "it"), INSIDE)
-    engine.sync()
-    (sent,) = transport.sent
-    mail = email.message_from_bytes(sent.raw, policy=email.policy.default)
+    _, raw, mail = answered_in(("en", "it"), "it")
     assert mail["Subject"] == "Declined: Quarterly planning"
-    assert b"Declined automatically: " in sent.raw.replace(b"=\r\n", b"")
+    assert b"Declined automatically: " in raw.replace(b"=\r\n", b"")

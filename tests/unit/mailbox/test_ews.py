@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 
 from ooo.config import loads
-from ooo.engine import Engine
 from ooo.errors import ConfigError
 from ooo.mailbox import create, mailbox_id
 from ooo.mailbox.base import CursorInvalid, MailboxAuthError, MailboxUnavailable
@@ -326,13 +325,19 @@ def test_a_reply_is_a_new_message_with_auto_submitted_headers(ews: EwsServer) ->
 CALENDAR = Path(__file__).parents[2] / "support" / "corpus" / "calendar"
 
 
-def meeting_engine(ews: EwsServer, tmp_path: Path) -> tuple[Engine, EwsMailbox, StateStore]:
-    """The engine on Exchange with [calendar] invitations = "decline", past its first sync."""
+def meeting_reasons(ews: EwsServer, tmp_path: Path, name: str) -> list[str]:
+    """The engine on Exchange with [calendar] invitations = "decline" after the calendar
+    corpus's ``name`` arrived: the reasons it recorded."""
     store = StateStore(tmp_path / "state.sqlite")
     engine, box = exchange_engine(ews, store, Clock())
     engine.settings = replace(engine.settings, invitations="decline")
-    engine.sync()  # first start: the baseline
-    return engine, box, store
+    try:
+        engine.sync()  # first start: the baseline
+        ews.deliver((CALENDAR / name).read_bytes(), INSIDE)
+        engine.sync()
+    finally:
+        box.close()
+    return [m.reason for m in store.messages()]
 
 
 def test_an_invitation_on_exchange_is_declined_with_an_itip_answer(
@@ -342,13 +347,7 @@ def test_an_invitation_on_exchange_is_declined_with_an_itip_answer(
     MeetingRequest, which ooo reads again as MIME for its calendar part, declines like a
     calendar would, and sends as MIME, so that Exchange sends a meeting response rather than
     a message with an .ics attachment."""
-    engine, box, store = meeting_engine(ews, tmp_path)
-    try:
-        ews.deliver((CALENDAR / "outlook-request.eml").read_bytes(), INSIDE)
-        engine.sync()
-    finally:
-        box.close()
-    assert [m.reason for m in store.messages()] == ["meeting_declined"]
+    assert meeting_reasons(ews, tmp_path, "outlook-request.eml") == ["meeting_declined"]
     mime_reads = [c for c in ews.calls("GetItem") if b"item:MimeContent" in c.body]
     assert len(mime_reads) == 1  # the invitation alone, once
     (create,) = ews.calls("CreateItem")
@@ -369,13 +368,8 @@ def test_an_invitation_on_exchange_is_declined_with_an_itip_answer(
 def test_a_cancellation_on_exchange_is_left_alone(ews: EwsServer, tmp_path: Path) -> None:
     """A cancellation is a MeetingCancellation on Exchange; read as MIME, it is what the IMAP
     path sees too: calendar mail that is not an invitation, and nothing is sent."""
-    engine, box, store = meeting_engine(ews, tmp_path)
-    try:
-        ews.deliver((CALENDAR / "outlook-cancel.eml").read_bytes(), INSIDE)
-        engine.sync()
-    finally:
-        box.close()
-    assert [m.reason for m in store.messages()] == ["calendar_not_an_invitation"]
+    reasons = meeting_reasons(ews, tmp_path, "outlook-cancel.eml")
+    assert reasons == ["calendar_not_an_invitation"]
     assert ews.calls("CreateItem") == []
 
 
@@ -387,19 +381,13 @@ def test_an_invitation_whose_mime_cannot_be_read_is_answered_as_mail(
 ) -> None:
     """When the second read brings no MIME content, the invitation keeps its text and is
     ordinary mail (the sender still gets the reply), and the log says why."""
-    engine, box, store = meeting_engine(ews, tmp_path)
     plain = ews._field_xml
 
     def no_mime(item: Any, uri: str) -> str:
         return "" if uri == "item:MimeContent" else plain(item, uri)
 
     monkeypatch.setattr(ews, "_field_xml", no_mime)
-    try:
-        ews.deliver((CALENDAR / "outlook-request.eml").read_bytes(), INSIDE)
-        engine.sync()
-    finally:
-        box.close()
-    assert [m.reason for m in store.messages()] == ["reply"]
+    assert meeting_reasons(ews, tmp_path, "outlook-request.eml") == ["reply"]
     assert "could not read the calendar part" in caplog.text
 
 
