@@ -329,15 +329,18 @@ def meeting_reasons(ews: EwsServer, tmp_path: Path, name: str) -> list[str]:
     """The engine on Exchange with [calendar] invitations = "decline" after the calendar
     corpus's ``name`` arrived: the reasons it recorded."""
     store = StateStore(tmp_path / "state.sqlite")
-    engine, box = exchange_engine(ews, store, Clock())
-    engine.settings = replace(engine.settings, invitations="decline")
     try:
-        engine.sync()  # first start: the baseline
-        ews.deliver((CALENDAR / name).read_bytes(), INSIDE)
-        engine.sync()
+        engine, box = exchange_engine(ews, store, Clock())
+        engine.settings = replace(engine.settings, invitations="decline")
+        try:
+            engine.sync()  # first start: the baseline
+            ews.deliver((CALENDAR / name).read_bytes(), INSIDE)
+            engine.sync()
+        finally:
+            box.close()
+        return [m.reason for m in store.messages()]
     finally:
-        box.close()
-    return [m.reason for m in store.messages()]
+        store.close()
 
 
 def test_an_invitation_on_exchange_is_declined_with_an_itip_answer(
