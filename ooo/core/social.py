@@ -507,7 +507,7 @@ def mailto(address: str, ref: str, subject: str | None, lang: Language = ENGLISH
     in ``lang`` when there is none), or None when ``address`` is not a plain address."""
     if not _MAILBOX.fullmatch(address):
         return None
-    if subject is None:
+    if not subject:
         subject = lang.gettext("your question")
     line = f"Re: {subject} [{ref}]"
     return f"mailto:{quote(address, safe='@')}?subject={quote(one_line(line), safe='')}"
