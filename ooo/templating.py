@@ -24,6 +24,7 @@ from babel import Locale, UnknownLocaleError
 from babel import dates as babel_dates
 
 from ooo.core.language import template_candidates
+from ooo.core.wording import ENGLISH
 from ooo.errors import UserError
 from ooo.resources import shipped
 
@@ -84,7 +85,7 @@ class Renderer:
         """The day ``moment`` falls on (in its own time zone), as people write it in
         ``language``: "Tuesday 5 January 2027", "Dienstag, 5. Januar 2027"."""
         if language == "en":  # the wording replies have always had
-            return f"{moment:%A} {moment.day} {moment:%B %Y}"
+            return ENGLISH.spelled_day(moment.date())
         return babel_dates.format_date(moment.date(), "full", locale=_locale(language))
 
     def language_name(self, language: str) -> str:

@@ -19,7 +19,7 @@ import html as htmllib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import SMTP as _SMTP
@@ -141,10 +141,10 @@ def inert(text: str) -> str:
     return text.replace("=?", "=\u200b?")
 
 
-def format_day(moment: datetime, tz: ZoneInfo) -> str:
-    """A date people read: "Monday 5 January 2027"."""
-    local = moment.astimezone(tz)
-    return f"{local:%A} {local.day} {local:%B %Y}"
+def format_day(moment: datetime, tz: tzinfo, lang: Language = ENGLISH) -> str:
+    """The day ``moment`` falls on in ``tz``, as a sentence says it in ``lang``: "Monday 5
+    January 2027", "Montag, 5. Januar 2027"."""
+    return lang.spelled_day(moment.astimezone(tz).date())
 
 
 def context_for(
@@ -460,7 +460,7 @@ def _forward_note(
     _ = lang.gettext
     who = decision.recipient or ""
     sender = clean(f"{msg.from_name} <{who}>" if msg.from_name else who)
-    day = lang.spelled_day(settings.away_end.astimezone(settings.timezone).date())
+    day = format_day(settings.away_end, settings.timezone, lang)
     passed = _(
         "%(owner)s is away until %(day)s and asked ooo to pass this inquiry from %(sender)s "
         "to you%(why)s."

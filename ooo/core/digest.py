@@ -22,7 +22,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from zoneinfo import ZoneInfo
 
-from ooo.core.compose import _address, _own_id, inert
+from ooo.core.compose import _address, _own_id, format_day, inert
 from ooo.core.report import InquiryView, Report
 from ooo.core.wording import (
     ENGLISH,
@@ -172,7 +172,7 @@ def digest_text(
     ) % {"n": lang.number(n), "day": lang.spelled_day(digest.day)}
     away = _("%(owner)s is away until %(day)s.") % {
         "owner": owner,
-        "day": lang.spelled_day(back.astimezone(tz).date()),
+        "day": format_day(back, tz, lang),
     }
     lines = [
         _("Hello %(name)s,") % {"name": digest.delegate_name},

@@ -29,7 +29,7 @@ from email.policy import SMTP
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 
-from ooo.core.compose import ReplySettings, inert, reply_subject, thread_headers
+from ooo.core.compose import ReplySettings, format_day, inert, reply_subject, thread_headers
 from ooo.core.parse import Inbound, clean, is_replyable, message_id, normalize_address
 from ooo.core.wording import ENGLISH, Language
 
@@ -252,7 +252,7 @@ def comment(
     in ``lang`` (English by default)."""
     words = {
         "owner": clean(settings.owner_name, 200),
-        "day": lang.spelled_day(settings.away_end.astimezone(settings.timezone).date()),
+        "day": format_day(settings.away_end, settings.timezone, lang),
     }
     if answer == "decline":
         text = lang.gettext("Declined automatically: %(owner)s is away until %(day)s.") % words
