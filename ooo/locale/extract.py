@@ -5,10 +5,10 @@ those the code no longer says. A tool for whoever changes the report's words, no
 
 The messages are the first arguments of ``gettext``/``_``/``N_``, the two of
 ``ngettext``/``Nn_``/``Language.count`` and the second of the page's ``_around`` in
-:mod:`ooo.core.wording`, ``ooo/report/``, :mod:`ooo.core.itip`, :mod:`ooo.core.digest` and
+:mod:`ooo.core.wording` and ``ooo/report/``; in :mod:`ooo.core.itip`, :mod:`ooo.core.digest`,
 :mod:`ooo.core.compose` and :mod:`ooo.core.social` (the words of an invitation's answer, of
 the delegates' digest, of the note on a forward to the delegate and of a room notice, which
-share the catalogs), the ``_()`` calls of
+share the catalogs); the ``_()`` calls of
 ``templates/report.html.j2``, and the descriptions of the reasons a message was not answered
 (:data:`ooo.core.policy.DESCRIPTIONS`), which the report shows.
 """
