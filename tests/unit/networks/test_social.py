@@ -16,6 +16,7 @@ from ooo.core.social import (
     Match,
     Post,
     Thread,
+    mailto,
     make_post,
     match_posts,
     room_notice,
@@ -368,3 +369,11 @@ def test_a_sender_that_is_not_a_plain_address_gets_no_link() -> None:
     """share_sender with a value that is not a plain address adds nothing."""
     n = room_notice(ref=REF, asker_name="Eve", owner_name="Bob", sender="a@b.c?cc=x@y.z")
     assert "mailto" not in n.text
+
+
+def test_a_mailto_without_a_subject_says_your_question() -> None:
+    """No subject (None or empty): the answer's subject is "Re: your question [<ref>]"."""
+    for subject in (None, ""):
+        link = mailto("alice@example.org", REF, subject)
+        assert link is not None
+        assert unquote(link.split("=", 1)[1]) == f"Re: your question [{REF}]"
